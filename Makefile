@@ -1,0 +1,37 @@
+# The README's commands. Each target creates or refreshes .venv, installs a
+# pinned torch first (so pip never pulls a multi-GB CUDA build by accident),
+# then the project, then runs.
+#   make demo   the comparison (lineage compare --preset demo)
+#   make test   the test suite
+#   make bench  the speed benchmarks
+# GPU users: make demo TORCH_VERSION=2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+PIP = $(VENV)/bin/pip
+STAMP = $(VENV)/.lineage-installed
+
+.PHONY: setup demo test bench compat clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/lineage compare --preset demo $(ARGS)
+
+test: setup
+	$(VENV)/bin/python -m pytest $(ARGS)
+
+bench: setup
+	$(VENV)/bin/python benchmarks/speed.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,120 @@
+"""Lineage models: RNN, LSTM and Transformer sequence-to-sequence models.
+
+Importing this package registers the recurrent models with the transformers
+Auto classes, so `AutoConfig` / `AutoModelForSeq2SeqLM` build and load them by
+`model_type` (`lineage-rnn`, `lineage-lstm`). The Transformer is a stock
+`MarianMTModel` and needs no registration.
+
+This package is what travels to the Hub: it imports only torch and
+transformers.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForSeq2SeqLM, PreTrainedModel, PreTrainedTokenizerBase
+
+from .recurrent.configuration_recurrent import LSTMConfig, RNNConfig
+from .recurrent.modeling_recurrent import LSTMForConditionalGeneration, RNNForConditionalGeneration
+from .sizes import SIZES
+from .transformer import build_transformer, transformer_config
+
+RECURRENT = {"rnn": (RNNConfig, RNNForConditionalGeneration), "lstm": (LSTMConfig, LSTMForConditionalGeneration)}
+ARCHITECTURES = ("rnn", "lstm", "transformer")
+
+for _config_class, _model_class in RECURRENT.values():
+    AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
+    AutoModelForSeq2SeqLM.register(_config_class, _model_class, exist_ok=True)
+    # save_pretrained then copies the modeling files and writes `auto_map`.
+    _config_class.register_for_auto_class()
+    _model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
+
+PIPELINE_FILE = Path(__file__).with_name("text2text_pipeline.py")
+# The pipelines transformers 5 removed, restored for every saved model folder
+# (see text2text_pipeline.py); transformers 4.x maps them to its built-ins.
+CUSTOM_PIPELINES = {
+    task: {"impl": f"text2text_pipeline.{cls}", "pt": ["AutoModelForSeq2SeqLM"], "tf": [], "type": "text"}
+    for task, cls in (("translation", "TranslationPipeline"), ("summarization", "SummarizationPipeline"))
+}
+
+
+def build_model(arch: str, tokenizer: PreTrainedTokenizerBase, size: str = "demo", **overrides) -> PreTrainedModel:
+    """Build a randomly initialised model for `tokenizer`'s vocabulary.
+
+    Args:
+        arch: "rnn", "lstm" or "transformer".
+        tokenizer: gives vocab_size and the pad/bos/eos ids (decoders start from bos).
+        size: a name in `models.sizes.SIZES` ("tiny", "demo", "full").
+        **overrides: config fields that replace the size's values
+            (e.g. attention="none", cell="gru", dropout values).
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}: choose one of {', '.join(SIZES)}")
+    ids = dict(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id,
+    )
+    kwargs = {**SIZES[size][arch], **overrides}
+    if arch == "transformer":
+        return build_transformer(transformer_config(**ids, **kwargs))
+    config_class, model_class = RECURRENT[arch]
+    return model_class(config_class(**ids, **kwargs))
+
+
+def init_embeddings(model: PreTrainedModel, matrix: torch.Tensor, freeze: bool = False) -> None:
+    """Copy a (vocab_size, embedding_size) matrix, e.g. word2vec, into the model's embeddings.
+
+    Every architecture shares one embedding between encoder and decoder (joint
+    vocabulary), so this sets both, and a tied output layer with them.
+    `freeze` stops the embedding from training.
+    """
+    embedding = model.get_input_embeddings()
+    if tuple(matrix.shape) != tuple(embedding.weight.shape):
+        raise ValueError(
+            f"embedding matrix has shape {tuple(matrix.shape)}, the model expects {tuple(embedding.weight.shape)}"
+        )
+    with torch.no_grad():
+        embedding.weight.copy_(matrix)
+    embedding.weight.requires_grad_(not freeze)
+
+
+def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
+    """Write a Hub-ready folder: weights (safetensors), config, generation config,
+    tokenizer, custom model code (recurrent models) and the restored pipelines.
+
+    The folder is written beside its destination and swapped in at the end, so
+    an interrupted save never leaves a half-written folder behind.
+    """
+    folder = Path(folder)
+    staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.config.custom_pipelines = CUSTOM_PIPELINES
+    model.save_pretrained(staging)
+    shutil.copy(PIPELINE_FILE, staging / PIPELINE_FILE.name)
+    tokenizer.save_pretrained(staging)
+    _make_tokenizer_config_portable(staging / "tokenizer_config.json")
+    if folder.exists():
+        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        folder.rename(retired)
+        staging.rename(folder)
+        shutil.rmtree(retired)
+    else:
+        staging.rename(folder)
+    return folder
+
+
+def _make_tokenizer_config_portable(path: Path) -> None:
+    # transformers 5 writes "TokenizersBackend", a class 4.x does not know;
+    # "PreTrainedTokenizerFast" names the same tokenizer in both.
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config["model_input_names"] = ["input_ids", "attention_mask"]
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,37 @@
+"""Named model sizes per architecture.
+
+Sizes are config keyword arguments; `build_model` merges them under any
+explicit overrides. The recurrent and Transformer sizes of one name are
+chosen to have similar parameter counts (at an 8k vocabulary), so a
+comparison at equal size is fair.
+"""
+
+SIZES = {
+    # Seconds-long tests: learns a toy task, nothing more.
+    "tiny": {
+        "rnn": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
+        "lstm": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
+        "transformer": dict(
+            d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        ),
+    },
+    # The CPU comparison (make demo): small enough to train in minutes on 2 cores.
+    "demo": {
+        "rnn": dict(embedding_size=256, hidden_size=256, encoder_layers=1, decoder_layers=1),
+        "lstm": dict(embedding_size=256, hidden_size=256, encoder_layers=1, decoder_layers=1),
+        "transformer": dict(
+            d_model=256, encoder_layers=3, decoder_layers=3, encoder_attention_heads=4,
+            decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024,
+        ),
+    },
+    # Paper-scale sizes for a GPU (Bahdanau et al. 2015 / Vaswani et al. 2017 base).
+    "full": {
+        "rnn": dict(embedding_size=512, hidden_size=1024, encoder_layers=2, decoder_layers=2),
+        "lstm": dict(embedding_size=512, hidden_size=1024, encoder_layers=2, decoder_layers=2),
+        "transformer": dict(
+            d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+            decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048,
+        ),
+    },
+}
