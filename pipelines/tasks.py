@@ -1,0 +1,193 @@
+"""Task specs: what a benchmark is, in one place.
+
+A `TaskSpec` says which dataset to load, which columns hold source and
+target, which splits train/validate/test, how outputs are scored, how long
+sequences may be and how to decode. The named benchmarks below cover the
+shared data (Multi30k, DialogSum, SAMSum); `custom_task` describes any other
+Hub dataset or local folder.
+
+Named benchmarks resolve to their Hub dataset id, or to the local folder
+`$LINEAGE_DATA_DIR/<name>` when it exists (same layout, works offline).
+"""
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+KINDS = ("translation", "summarization")
+METRICS = {"translation": ("sacrebleu", "chrf"), "summarization": ("rouge",)}
+# The metric that selects the best checkpoint and orders the comparison.
+MAIN_METRIC = {"translation": "bleu", "summarization": "rougeL"}
+MULTI30K_LANGUAGES = ("en", "de", "fr", "cs")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One benchmark.
+
+    Args:
+        name: short name used in run folders and reports ("multi30k-de-en").
+        kind: "translation" or "summarization".
+        dataset: Hub dataset id or local folder, before `LINEAGE_DATA_DIR` resolution.
+        source_column: column holding the input text.
+        target_column: column holding the reference output text.
+        splits: maps "train", "validation", "test" to the dataset's split names.
+        max_source_length: tokens kept of a source (longer ones are truncated).
+        max_target_length: tokens kept of a target.
+        generation: generate() defaults for this task (beams, length penalty, max_new_tokens, ...).
+        source_language: language code of the source (model cards, metadata).
+        target_language: language code of the target.
+        dataset_config: dataset config name, if any.
+        multiref_config: config holding the test split with several references per source.
+        multiref_column: column of that config with the list of references.
+        local_name: folder name under `LINEAGE_DATA_DIR` that mirrors `dataset`.
+        license: the dataset's license as its source states it (model cards).
+    """
+
+    name: str
+    kind: str
+    dataset: str
+    source_column: str
+    target_column: str
+    splits: dict = field(default_factory=lambda: {"train": "train", "validation": "validation", "test": "test"})
+    max_source_length: int = 128
+    max_target_length: int = 128
+    generation: dict = field(default_factory=dict)
+    source_language: str = "en"
+    target_language: str = "en"
+    dataset_config: str | None = None
+    multiref_config: str | None = None
+    multiref_column: str | None = None
+    local_name: str | None = None
+    license: str = "unknown"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown task kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Metric modules scoring this task (see pipelines.metrics)."""
+        return METRICS[self.kind]
+
+    @property
+    def main_metric(self) -> str:
+        """The score that picks the best checkpoint and ranks architectures."""
+        return MAIN_METRIC[self.kind]
+
+    def resolved_dataset(self) -> str:
+        """The local mirror `$LINEAGE_DATA_DIR/<local_name>` if present, else `dataset`."""
+        data_dir = os.environ.get("LINEAGE_DATA_DIR")
+        if data_dir and self.local_name and (Path(data_dir) / self.local_name).is_dir():
+            return str(Path(data_dir) / self.local_name)
+        return self.dataset
+
+
+TRANSLATION_GENERATION = dict(num_beams=5, length_penalty=1.0, max_new_tokens=64)
+SUMMARIZATION_GENERATION = dict(num_beams=4, length_penalty=1.0, max_new_tokens=96, no_repeat_ngram_size=3)
+
+
+def multi30k(source_language: str = "de", target_language: str = "en") -> TaskSpec:
+    """Multi30k Task 1 captions (test = test2016 flickr), any pair of en/de/fr/cs."""
+    for language in (source_language, target_language):
+        if language not in MULTI30K_LANGUAGES:
+            raise ValueError(f"Multi30k has no language {language!r}: choose from {', '.join(MULTI30K_LANGUAGES)}")
+    if source_language == target_language:
+        raise ValueError("source and target language must differ")
+    return TaskSpec(
+        name=f"multi30k-{source_language}-{target_language}",
+        kind="translation",
+        dataset="bentrevett/multi30k",
+        local_name="multi30k",
+        source_column=source_language,
+        target_column=target_language,
+        max_source_length=64,
+        max_target_length=64,
+        generation=TRANSLATION_GENERATION,
+        source_language=source_language,
+        target_language=target_language,
+        license="non-commercial research and educational use (Flickr30K terms)",
+    )
+
+
+def dialogsum() -> TaskSpec:
+    """DialogSum dialogue summarization; the test split is scored against 3 references."""
+    return TaskSpec(
+        name="dialogsum",
+        kind="summarization",
+        dataset="knkarthick/dialogsum",
+        local_name="dialogsum",
+        source_column="dialogue",
+        target_column="summary",
+        max_source_length=512,
+        max_target_length=96,
+        generation=SUMMARIZATION_GENERATION,
+        multiref_config="multiref",
+        multiref_column="summaries",
+        license="cc-by-nc-sa-4.0",
+    )
+
+
+def samsum() -> TaskSpec:
+    """SAMSum messenger-dialogue summarization."""
+    return TaskSpec(
+        name="samsum",
+        kind="summarization",
+        dataset="Samsung/samsum",
+        local_name="samsum",
+        source_column="dialogue",
+        target_column="summary",
+        max_source_length=512,
+        max_target_length=96,
+        generation=SUMMARIZATION_GENERATION,
+        license="cc-by-nc-nd-4.0",
+    )
+
+
+BENCHMARKS = {"multi30k": multi30k, "dialogsum": dialogsum, "samsum": samsum}
+
+
+def custom_task(dataset: str, kind: str, source_column: str, target_column: str, **options) -> TaskSpec:
+    """Any Hub dataset id or local folder, with explicit columns.
+
+    `options` are further `TaskSpec` fields (splits, max lengths, languages, ...).
+    """
+    generation = TRANSLATION_GENERATION if kind == "translation" else SUMMARIZATION_GENERATION
+    name = Path(dataset).name if Path(dataset).exists() else dataset.replace("/", "--")
+    return TaskSpec(
+        name=options.pop("name", name),
+        kind=kind,
+        dataset=dataset,
+        source_column=source_column,
+        target_column=target_column,
+        generation=options.pop("generation", generation),
+        **options,
+    )
+
+
+def get_task(
+    name: str,
+    source_language: str | None = None,
+    target_language: str | None = None,
+    kind: str | None = None,
+    source_column: str | None = None,
+    target_column: str | None = None,
+) -> TaskSpec:
+    """Resolve a benchmark name ("multi30k", "dialogsum", "samsum"), or a dataset
+    id / folder with explicit `kind` and columns, to a `TaskSpec`.
+
+    For a named benchmark, explicit columns override the built-in ones.
+    """
+    if name in BENCHMARKS:
+        if name == "multi30k":
+            task = multi30k(source_language or "de", target_language or "en")
+        else:
+            task = BENCHMARKS[name]()
+        overrides = {k: v for k, v in (("source_column", source_column), ("target_column", target_column)) if v}
+        return replace(task, **overrides)
+    if source_column and target_column and kind:
+        return custom_task(name, kind, source_column, target_column)
+    raise ValueError(
+        f"unknown benchmark {name!r}: use one of {', '.join(BENCHMARKS)}, or pass a Hub dataset id / local "
+        "folder with --kind, --source-column and --target-column"
+    )
