@@ -99,6 +99,10 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     model.config.custom_pipelines = CUSTOM_PIPELINES
     model.save_pretrained(staging)
     shutil.copy(PIPELINE_FILE, staging / PIPELINE_FILE.name)
+    # A call with padding=/truncation= leaves that setting on the backend, and
+    # tokenizer.json would carry it to users of the plain `tokenizers` library.
+    tokenizer.backend_tokenizer.no_padding()
+    tokenizer.backend_tokenizer.no_truncation()
     tokenizer.save_pretrained(staging)
     _make_tokenizer_config_portable(staging / "tokenizer_config.json")
     if folder.exists():

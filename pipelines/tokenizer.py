@@ -1,8 +1,8 @@
 """One subword tokenizer per task, trained with `tokenizers`.
 
 BPE over Metaspace pre-tokenization (punctuation split off): spaces become the piece prefix "▁", so
-`decode(encode(text)) == NFKC(text)` (with runs of whitespace collapsed to
-one space and the ends stripped), which is what detokenized BLEU needs. For
+`decode(encode(text)) == NFKC(text)` with runs of whitespace (newlines
+included) collapsed to one space and the ends stripped, which is what detokenized BLEU needs. For
 translation the vocabulary is joint: trained on source and target text
 together, so both languages (and a tied embedding) share one id space.
 
@@ -12,7 +12,7 @@ Special tokens have fixed ids so every model of a comparison agrees on them.
 from pathlib import Path
 from typing import Iterable
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -31,7 +31,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
     Every encoded sequence ends with `</s>`; decoders start from `<s>`.
     """
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Strip()])
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()]
+    )
     # Punctuation is split off words ("Fahrrad." -> "▁Fahrrad" "."): fewer rare pieces, and
     # the Metaspace decoder still joins them back without a space.
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])

@@ -1,0 +1,559 @@
+"""The training loop: one loop for every architecture, run by Accelerate.
+
+Accelerate handles the device, distribution (DDP over GPUs, nodes or CPU
+processes), mixed precision, gradient accumulation, checkpoint state and
+trackers. The loop itself is short: batches by token budget, token-level
+cross-entropy with label smoothing, AdamW, clipping, a schedule, evaluation
+every N steps (validation loss + the task metric on a sample), early
+stopping, the best model kept as a Hub-ready folder, and atomic checkpoints
+that `--resume` continues from exactly.
+
+A run's folder:
+    tokenizer/            the task tokenizer (unless one was given)
+    checkpoints/step-N/   accelerate state: weights, optimizer, schedule, sampler, RNG, TrainState
+    best/                 the best model so far, Hub-ready (see models.save_model_folder)
+    log.jsonl             one JSON object per log / evaluation event
+    train_result.json     the summary written at the end
+"""
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import psutil
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from models import build_model, init_embeddings, save_model_folder
+
+from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
+from .evaluation import generate_texts, score
+from .files import write_json
+from .presets import preset
+from .tasks import TaskSpec, get_task
+from .tokenizer import load_tokenizer, train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+EMBEDDINGS = ("random", "word2vec", "word2vec-frozen")
+SCHEDULES = ("inverse_sqrt", "linear", "constant", "plateau")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used; earlier checkpoints are left untouched."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Unset (None) values come from the preset.
+
+    Parsed by `transformers.HfArgumentParser`: flags (`--arch lstm`) or a YAML/JSON file.
+    """
+
+    output_dir: str = field(metadata={"help": "run folder (checkpoints, best model, logs)"})
+    task: str = field(default="multi30k", metadata={"help": "benchmark name, Hub dataset id or local folder"})
+    source_language: str = field(default="de", metadata={"help": "Multi30k source language"})
+    target_language: str = field(default="en", metadata={"help": "Multi30k target language"})
+    kind: str | None = field(default=None, metadata={"help": "translation | summarization (custom datasets)"})
+    source_column: str | None = field(default=None, metadata={"help": "source text column (custom datasets)"})
+    target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
+    train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
+    arch: str = field(default="lstm", metadata={"help": "rnn | lstm | transformer"})
+    preset: str = field(default="demo", metadata={"help": "tiny | demo | full (see pipelines/presets.py)"})
+    size: str | None = field(default=None, metadata={"help": "model size name (models/sizes.py)"})
+    attention: str | None = field(default=None, metadata={"help": "recurrent attention: none | bahdanau | luong-dot | luong-general"})
+    cell: str | None = field(default=None, metadata={"help": "rnn cell: rnn (tanh) | gru"})
+    dropout: float | None = field(default=None, metadata={"help": "dropout probability"})
+    tokenizer: str | None = field(default=None, metadata={"help": "existing tokenizer folder (default: train one)"})
+    vocab_size: int = field(default=8000, metadata={"help": "vocabulary size of a newly trained tokenizer"})
+    embeddings: str = field(default="random", metadata={"help": "random | word2vec | word2vec-frozen"})
+    word2vec: str | None = field(default=None, metadata={"help": "existing word2vec vectors (default: train them)"})
+    seed: int = field(default=0, metadata={"help": "random seed (weights, data order, dropout)"})
+    batch_tokens: int | None = field(default=None, metadata={"help": "tokens per batch and process, padding included"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "batches per optimizer step"})
+    learning_rate: float | None = field(default=None, metadata={"help": "peak learning rate"})
+    schedule: str | None = field(default=None, metadata={"help": "inverse_sqrt | linear | constant | plateau"})
+    warmup_steps: int | None = field(default=None, metadata={"help": "linear warmup steps"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
+    label_smoothing: float = field(default=0.1, metadata={"help": "label smoothing of the loss"})
+    max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
+    max_epochs: int | None = field(default=None, metadata={"help": "stop after this many epochs"})
+    budget_minutes: float | None = field(default=None, metadata={"help": "stop after this much training time"})
+    budget_target_tokens: int | None = field(default=None, metadata={"help": "stop after this many target tokens"})
+    eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps"})
+    eval_samples: int = field(default=200, metadata={"help": "validation sentences decoded for the metric"})
+    patience: int = field(default=0, metadata={"help": "stop after N evaluations without improvement (0: never)"})
+    save_every: int | None = field(default=None, metadata={"help": "checkpoint every N steps"})
+    keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (oldest deleted)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
+    resume_from: str | None = field(default=None, metadata={"help": "continue from this checkpoint folder"})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on capable GPUs) | no | bf16 | fp16"})
+    log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every unset value filled from the preset."""
+        defaults = preset(self.preset, self.arch)
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in defaults.items():
+            if values[name] is None:
+                values[name] = value
+        config = TrainConfig(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.embeddings not in EMBEDDINGS:
+            raise ValueError(f"unknown embeddings {self.embeddings!r}: choose one of {', '.join(EMBEDDINGS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if self.schedule == "linear" and not self.max_steps:
+            raise ValueError("the linear schedule decays to zero at --max_steps: set it")
+        if not any((self.max_steps, self.max_epochs, self.budget_minutes, self.budget_target_tokens)):
+            raise ValueError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
+
+    def task_spec(self) -> TaskSpec:
+        return get_task(
+            self.task, self.source_language, self.target_language, self.kind, self.source_column, self.target_column
+        )
+
+    def model_overrides(self) -> dict:
+        """Config fields this run sets on top of the model size."""
+        overrides = {}
+        if self.arch == "transformer":
+            overrides["dropout"] = self.dropout
+        else:
+            overrides.update(embedding_dropout=self.dropout, hidden_dropout=self.dropout)
+            if self.attention is not None:
+                overrides["attention"] = self.attention
+            if self.cell is not None:
+                overrides["cell"] = self.cell
+        return overrides
+
+
+@dataclass
+class TrainState:
+    """Progress that a checkpoint must carry besides weights, optimizer and sampler."""
+
+    step: int = 0
+    epoch: int = 0
+    train_seconds: float = 0.0
+    target_tokens: int = 0
+    best_metric: float | None = None
+    best_step: int | None = None
+    evaluations_without_improvement: int = 0
+    stop_reason: str | None = None
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def configure_threads() -> None:
+    """One intra-op thread per physical core of this process's share of the machine.
+
+    `accelerate launch` sets OMP_NUM_THREADS itself; respect it. Otherwise
+    hyper-threads only add contention to matrix kernels.
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    torch.set_num_threads(max(1, physical // local_processes))
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    trackers = [name for name in ("tensorboard", "trackio") if importlib.util.find_spec(name)]
+    return Accelerator(
+        mixed_precision=precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=trackers or None,
+        project_dir=config.output_dir,
+    )
+
+
+def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, accelerator: Accelerator):
+    """The given tokenizer, the run's own saved one, or a new one trained on `train_texts`."""
+    folder = Path(config.tokenizer) if config.tokenizer else out / "tokenizer"
+    with accelerator.main_process_first():
+        if not (folder / "tokenizer.json").exists():
+            if config.tokenizer:
+                raise FileNotFoundError(f"no tokenizer at {folder}")
+            if accelerator.is_main_process:
+                train_tokenizer(train_texts, config.vocab_size).save_pretrained(folder)
+        return load_tokenizer(folder)
+
+
+def training_texts(task: TaskSpec, train) -> list[str]:
+    """Text the tokenizer and word2vec learn from: both sides (joint vocabulary)."""
+    return list(train[task.source_column]) + list(train[task.target_column])
+
+
+def embedding_size(model) -> int:
+    return model.get_input_embeddings().weight.shape[1]
+
+
+def apply_word2vec(config: TrainConfig, model, tokenizer, texts: list[str], out: Path, accelerator: Accelerator) -> None:
+    """Initialise (and for "word2vec-frozen", freeze) the embeddings from word2vec vectors."""
+    from .embeddings import embedding_matrix, load_word2vec, save_word2vec, train_word2vec
+
+    path = Path(config.word2vec) if config.word2vec else out / "word2vec.kv"
+    with accelerator.main_process_first():
+        if not path.exists():
+            if accelerator.is_main_process:
+                vectors = train_word2vec(tokenizer, texts, vector_size=embedding_size(model), seed=config.seed)
+                save_word2vec(vectors, path)
+        vectors = load_word2vec(path)
+    # Rescaled to the random init's spread, so "random vs word2vec" compares content, not scale.
+    init_std = float(model.get_input_embeddings().weight.std())
+    matrix = embedding_matrix(vectors, tokenizer, seed=config.seed, std=init_std)
+    init_embeddings(model, matrix, freeze=config.embeddings == "word2vec-frozen")
+
+
+def make_optimizer(config: TrainConfig, model) -> torch.optim.Optimizer:
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-8, weight_decay=config.weight_decay)
+
+
+def make_schedule(config: TrainConfig, optimizer):
+    """A transformers schedule, stepped once per optimizer step ("plateau": once per evaluation)."""
+    if config.schedule == "plateau":
+        return get_scheduler(
+            "reduce_lr_on_plateau", optimizer,
+            scheduler_specific_kwargs=dict(mode="max", factor=0.5, patience=2, min_lr=config.learning_rate / 64),
+        )
+    names = {"inverse_sqrt": "inverse_sqrt", "linear": "linear", "constant": "constant_with_warmup"}
+    return get_scheduler(
+        names[config.schedule], optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=config.max_steps
+    )
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def checkpoints(root: Path) -> list[Path]:
+    """Completed checkpoints, oldest first (a checkpoint exists only once fully written)."""
+    return sorted(root.glob("step-*")) if root.is_dir() else []
+
+
+def save_checkpoint(accelerator: Accelerator, root: Path, step: int, keep: int) -> None:
+    """`save_state` into a temporary folder, renamed into place when complete; then prune."""
+    final, staging = root / f"step-{step:08d}", root / f".step-{step:08d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        for old in checkpoints(root)[:-keep]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def load_checkpoint(accelerator: Accelerator, path: Path) -> None:
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        accelerator.load_state(str(path))
+    except Exception as error:  # safetensors, pickle and torch all raise their own types
+        others = [p.name for p in checkpoints(path.parent) if p != path]
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(error).__name__}: {error}). It was left as is; "
+            f"resume from an earlier one with --resume_from (available: {', '.join(others) or 'none'})"
+        ) from error
+
+
+def resume_point(config: TrainConfig, root: Path) -> Path | None:
+    if config.resume_from:
+        return Path(config.resume_from)
+    if config.resume:
+        found = checkpoints(root)
+        if found:
+            return found[-1]
+        logger.info("no checkpoint in %s: starting from scratch", root)
+    return None
+
+
+# ---------------------------------------------------------------- logging
+
+
+class RunLog:
+    """log.jsonl (always, main process) plus Accelerate's trackers."""
+
+    def __init__(self, path: Path, accelerator: Accelerator):
+        self.path, self.accelerator = path, accelerator
+
+    def truncate_after(self, step: int) -> None:
+        """Forget entries a resumed run will write again."""
+        if self.accelerator.is_main_process and self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, event: str, step: int, **values) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        with self.path.open("a") as log:
+            log.write(json.dumps({"event": event, "step": step, **values}) + "\n")
+        numbers = {f"{event}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
+        self.accelerator.log(numbers, step=step)
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def loss_and_tokens(model, batch: dict, label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean token-level cross-entropy of a batch (padding ignored) and its target token count."""
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], decoder_input_ids=batch["decoder_input_ids"]
+    ).logits
+    labels = batch["labels"]
+    loss = F.cross_entropy(
+        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
+    )
+    return loss, (labels != -100).sum()
+
+
+def validation_loss(model, batches: list[dict], accelerator: Accelerator) -> float:
+    """Token-level cross-entropy over the validation split (no smoothing), summed across ranks."""
+    totals = torch.zeros(2, device=accelerator.device)
+    model.eval()
+    with torch.no_grad():
+        for batch in batches[accelerator.process_index :: accelerator.num_processes]:
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            loss, tokens = loss_and_tokens(model, batch, 0.0)
+            totals += torch.stack([loss.float() * tokens, tokens.float()])
+    model.train()
+    totals = accelerator.reduce(totals, reduction="sum")
+    return (totals[0] / totals[1]).item()
+
+
+def validation_metric(model, tokenizer, task: TaskSpec, sources: list[str], references: list[list[str]], accelerator) -> dict:
+    """Greedy-decode a validation sample (sharded across ranks) and score it with the task metrics."""
+    shard = list(range(accelerator.process_index, len(sources), accelerator.num_processes))
+    texts = generate_texts(
+        accelerator.unwrap_model(model), tokenizer, [sources[i] for i in shard], task.max_source_length,
+        num_beams=1, max_new_tokens=task.generation["max_new_tokens"],
+    )
+    pairs = sorted(gather_object(list(zip(shard, texts))) if accelerator.num_processes > 1 else zip(shard, texts))
+    return score(task, [text for _, text in pairs], references)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train one model; returns (and writes to train_result.json) the run summary."""
+    config = config.resolved()
+    configure_threads()
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = make_accelerator(config)
+    set_seed(config.seed)
+    task = config.task_spec()
+
+    splits = load_splits(task, ("train", "validation"))
+    train_split = splits["train"]
+    if config.train_samples:
+        train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
+    texts = training_texts(task, train_split)
+    tokenizer = obtain_tokenizer(config, texts, out, accelerator)
+    train_data = tokenize_split(train_split, tokenizer, task)
+    validation_data = tokenize_split(splits["validation"], tokenizer, task)
+
+    model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
+    model.generation_config.update(**task.generation)
+    if config.embeddings != "random":
+        apply_word2vec(config, model, tokenizer, texts, out, accelerator)
+    optimizer = make_optimizer(config, model)
+    schedule = make_schedule(config, optimizer)
+
+    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    examples = [{"input_ids": s, "labels": t} for s, t in zip(train_data["input_ids"], train_data["labels"])]
+    sampler = TokenBatchSampler(
+        [len(e["input_ids"]) for e in examples], [len(e["labels"]) for e in examples], config.batch_tokens,
+        seed=config.seed, num_replicas=accelerator.num_processes, rank=accelerator.process_index,
+        batch_multiple=config.gradient_accumulation_steps,
+    )
+    # A private generator: each new DataLoader iterator draws a seed from it, and drawing
+    # from the global RNG instead would shift dropout masks after a resume.
+    loader = DataLoader(examples, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
+    validation_batches = validation_batches_of(validation_data, collate, config.batch_tokens)
+    sample = splits["validation"].select(range(min(config.eval_samples, len(splits["validation"]))))
+    sample_sources, sample_references = list(sample[task.source_column]), [[t] for t in sample[task.target_column]]
+
+    model, optimizer = accelerator.prepare(model, optimizer)
+    state = TrainState()
+    accelerator.register_for_checkpointing(schedule, sampler, state)
+    log = RunLog(out / "log.jsonl", accelerator)
+    checkpoint = resume_point(config, out / "checkpoints")
+    if checkpoint is not None:
+        load_checkpoint(accelerator, checkpoint)
+        log.truncate_after(state.step)
+        if state.stop_reason != "early stopping":  # a larger budget continues a finished run
+            state.stop_reason = budget_reached(config, state, accelerator)
+        logger.info("resumed from %s at step %d", checkpoint, state.step)
+    if accelerator.is_main_process:
+        write_json(out / "train_config.json", asdict(config))
+    accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
+
+    def evaluate_now():
+        record = {"val_loss": validation_loss(model, validation_batches, accelerator)}
+        record.update(validation_metric(model, tokenizer, task, sample_sources, sample_references, accelerator))
+        metric = record[task.main_metric]
+        improved = state.best_metric is None or metric > state.best_metric
+        if improved:
+            state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
+            if accelerator.is_main_process:
+                save_model_folder(accelerator.unwrap_model(model), tokenizer, out / "best")
+        else:
+            state.evaluations_without_improvement += 1
+        if config.schedule == "plateau":
+            schedule.step(metric)
+        log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
+                  best=improved, **record)
+        if config.patience and state.evaluations_without_improvement >= config.patience:
+            state.stop_reason = "early stopping"
+        accelerator.wait_for_everyone()
+        return record
+
+    progress = tqdm(
+        total=config.max_steps, initial=state.step, disable=not accelerator.is_main_process, desc=f"{config.arch}",
+        dynamic_ncols=True,
+    )
+    last_evaluated = None
+    window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
+    model.train()
+    while state.stop_reason is None:
+        clock = time.perf_counter()
+        for batch in loader:
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            with accelerator.accumulate(model):
+                loss, tokens = loss_and_tokens(model, batch, config.label_smoothing)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            window_loss += loss.detach() * tokens
+            window_tokens += int(tokens)
+            if not accelerator.sync_gradients:
+                continue
+            if config.schedule != "plateau":
+                schedule.step()
+            state.step += 1
+            now = time.perf_counter()
+            state.train_seconds += now - clock
+            step_tokens = accelerator.reduce(torch.tensor(window_tokens, device=accelerator.device), reduction="sum")
+            state.target_tokens += int(step_tokens)
+            progress.update(1)
+            if state.step % config.log_every == 0:
+                mean_loss = accelerator.reduce(window_loss, reduction="sum").item() / max(int(step_tokens), 1)
+                speed = state.target_tokens / max(state.train_seconds, 1e-9)
+                progress.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:.0f}")
+                log.write("train", state.step, loss=mean_loss, learning_rate=optimizer.param_groups[0]["lr"],
+                          target_tokens_per_second=speed, train_seconds=state.train_seconds)
+            window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
+            state.stop_reason = budget_reached(config, state, accelerator)
+            if state.step % config.eval_every == 0 or state.stop_reason:
+                evaluate_now()
+                last_evaluated = state.step
+            if state.step % config.save_every == 0 or state.stop_reason:
+                save_checkpoint(accelerator, out / "checkpoints", state.step, config.keep_checkpoints)
+            if state.stop_reason:
+                break
+            clock = time.perf_counter()
+        else:
+            state.epoch += 1
+            state.stop_reason = budget_reached(config, state, accelerator)
+            if state.stop_reason:
+                if last_evaluated != state.step:
+                    evaluate_now()
+                save_checkpoint(accelerator, out / "checkpoints", state.step, config.keep_checkpoints)
+    progress.close()
+
+    result = {
+        "arch": config.arch,
+        "task": task.name,
+        "steps": state.step,
+        "epochs": state.epoch,
+        "stop_reason": state.stop_reason,
+        "train_seconds": state.train_seconds,
+        "target_tokens": state.target_tokens,
+        "target_tokens_per_second": state.target_tokens / max(state.train_seconds, 1e-9),
+        "best_step": state.best_step,
+        "best_metric": state.best_metric,
+        "main_metric": task.main_metric,
+        "parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters()),
+        # One checksum per rank: DDP keeps replicas identical, and this shows it.
+        "rank_checksums": gather_object([parameter_checksum(accelerator.unwrap_model(model))]),
+        "num_processes": accelerator.num_processes,
+        "device": str(accelerator.device),
+        "mixed_precision": accelerator.mixed_precision,
+    }
+    if accelerator.is_main_process:
+        write_json(out / "train_result.json", result)
+    accelerator.end_training()
+    return result
+
+
+def parameter_checksum(model) -> str:
+    """A hash of every parameter's bytes."""
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def budget_reached(config: TrainConfig, state: TrainState, accelerator: Accelerator) -> str | None:
+    """Why training should stop now, if it should. All ranks agree (rank 0's clock decides)."""
+    reason = None
+    if config.max_steps and state.step >= config.max_steps:
+        reason = "max steps"
+    elif config.budget_target_tokens and state.target_tokens >= config.budget_target_tokens:
+        reason = "target-token budget"
+    elif config.budget_minutes and state.train_seconds >= 60 * config.budget_minutes:
+        reason = "time budget"
+    elif config.max_epochs and state.epoch >= config.max_epochs:
+        reason = "max epochs"
+    if accelerator.num_processes > 1:
+        reason = broadcast_object_list([reason])[0]
+    return reason
+
+
+def validation_batches_of(data, collate: Seq2SeqCollator, batch_tokens: int) -> list[dict]:
+    """The validation split as fixed, length-sorted batches."""
+    sources, targets = list(data["input_ids"]), list(data["labels"])
+    sampler = TokenBatchSampler([len(s) for s in sources], [len(t) for t in targets], batch_tokens, shuffle=False)
+    return [collate([{"input_ids": sources[i], "labels": targets[i]} for i in batch]) for batch in sampler]
+
+
+def parse_train_config(argv: list[str]) -> TrainConfig:
+    """`TrainConfig` from command-line flags, or from a single YAML/JSON file."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(TrainConfig)
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(argv[0])[0]
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])[0]
+    return parser.parse_args_into_dataclasses(argv)[0]

@@ -1,0 +1,158 @@
+"""The training loop: learning, distribution, exact resumption, checkpoint errors."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+# Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
+TINY = dict(preset="tiny", train_samples=300, vocab_size=400, eval_samples=16, log_every=5)
+
+
+def tiny_flags(output_dir, **overrides) -> list[str]:
+    values = {**TINY, "output_dir": str(output_dir), **overrides}
+    return [item for key, value in values.items() for item in (f"--{key}", str(value))]
+
+
+def read_log(run: Path, event: str) -> list[dict]:
+    return [e for e in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if e["event"] == event]
+
+
+def final_weights(run: Path) -> dict[str, torch.Tensor]:
+    last = sorted((run / "checkpoints").glob("step-*"))[-1]
+    return load_file(str(last / "model.safetensors"))
+
+
+def run_script(flags: list[str], launcher: list[str] | None = None, **env) -> subprocess.Popen:
+    """scripts/train.py in a subprocess (optionally under a launcher such as accelerate launch)."""
+    command = [*(launcher or [sys.executable]), str(ROOT / "scripts" / "train.py"), *flags]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+@pytest.mark.parametrize("arch", ["rnn", "lstm", "transformer"])
+def test_each_architecture_learns_on_a_multi30k_slice(tmp_path, arch):
+    result = train(parse_train_config(tiny_flags(tmp_path, arch=arch, max_steps=100, eval_every=50)))
+    evaluations = read_log(tmp_path, "eval")
+    uniform = torch.log(torch.tensor(400.0)).item()  # the loss of a model that knows nothing
+    assert [e["step"] for e in evaluations] == [50, 100]
+    assert evaluations[-1]["val_loss"] < uniform - 0.8
+    assert evaluations[-1]["val_loss"] < evaluations[0]["val_loss"]
+    assert result["steps"] == 100 and result["stop_reason"] == "max steps"
+    assert result["best_step"] in (50, 100) and result["target_tokens_per_second"] > 0
+    assert (tmp_path / "best" / "model.safetensors").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
+    """Rank r takes batches r::2; one process accumulating 2 batches sees the same pairs."""
+    common = dict(arch="lstm", max_steps=12, eval_every=12, save_every=12, seed=3)
+    launcher = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(free_port()),
+    ]
+    # accelerate 1.15 runs ONE process for `--cpu --num_processes 2`; this is the working CPU DDP recipe.
+    finish(run_script(tiny_flags(tmp_path / "ddp", **common), launcher, ACCELERATE_USE_CPU="1"))
+    train(parse_train_config(tiny_flags(tmp_path / "single", gradient_accumulation_steps=2, **common)))
+
+    ddp_result = json.loads((tmp_path / "ddp" / "train_result.json").read_text())
+    single_result = json.loads((tmp_path / "single" / "train_result.json").read_text())
+    assert ddp_result["num_processes"] == 2 and single_result["num_processes"] == 1
+    assert len(set(ddp_result["rank_checksums"])) == 1, "ranks hold different weights"
+    assert ddp_result["target_tokens"] == single_result["target_tokens"]
+    ddp_loss = read_log(tmp_path / "ddp", "eval")[-1]["val_loss"]
+    single_loss = read_log(tmp_path / "single", "eval")[-1]["val_loss"]
+    assert ddp_loss == pytest.approx(single_loss, rel=1e-4)
+    ddp_weights, single_weights = final_weights(tmp_path / "ddp"), final_weights(tmp_path / "single")
+    for name, tensor in single_weights.items():
+        torch.testing.assert_close(ddp_weights[name], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    common = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
+    finish(run_script(tiny_flags(tmp_path / "straight", **common)))
+
+    interrupted = tmp_path / "interrupted"
+    process = run_script(tiny_flags(interrupted, **common))
+    deadline = time.time() + 300
+    while not (interrupted / "checkpoints" / "step-00000020").exists():
+        assert process.poll() is None and time.time() < deadline, "run ended before its second checkpoint"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (interrupted / "train_result.json").exists()
+
+    finish(run_script(tiny_flags(interrupted, resume="true", **common)))
+    straight, resumed = final_weights(tmp_path / "straight"), final_weights(interrupted)
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    straight_evals = [(e["step"], e["val_loss"]) for e in read_log(tmp_path / "straight", "eval")]
+    resumed_evals = [(e["step"], e["val_loss"]) for e in read_log(interrupted, "eval")]
+    assert resumed_evals == straight_evals
+
+
+def test_finished_run_is_not_trained_again_and_a_larger_budget_continues(tmp_path):
+    config = parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10))
+    train(config)
+    again = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10, resume="true")))
+    assert again["steps"] == 10
+    longer = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10, resume="true")))
+    assert longer["steps"] == 20
+    assert [e["step"] for e in read_log(tmp_path, "eval")] == [10, 20]
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_earlier_ones_stay(tmp_path):
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10)
+    train(parse_train_config(flags))
+    earlier, latest = sorted((tmp_path / "checkpoints").glob("step-*"))
+    weights = latest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+
+    with pytest.raises(CheckpointError, match=r"step-00000020 is unreadable.*--resume_from.*step-00000010"):
+        train(parse_train_config(flags + ["--resume", "true"]))
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+
+    resumed = train(parse_train_config(flags + ["--resume_from", str(earlier)]))
+    assert resumed["steps"] == 20
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=5, resume_from=str(tmp_path / "nowhere"))
+    with pytest.raises(CheckpointError, match="nowhere does not exist"):
+        train(parse_train_config(flags))
+
+
+def test_config_from_yaml_file_and_preset_defaults(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(f"output_dir: {tmp_path / 'run'}\narch: transformer\npreset: demo\nmax_steps: 5\n")
+    config = parse_train_config([str(path)]).resolved()
+    assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "demo", 4096)
+    with pytest.raises(ValueError, match="set a budget"):
+        TrainConfig(output_dir=str(tmp_path)).resolved()
+    with pytest.raises(ValueError, match="unknown architecture 'gpt'"):
+        TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
