@@ -15,6 +15,8 @@ STAMP = $(VENV)/.lineage-installed
 
 .PHONY: setup demo test bench compat clean
 
+T4_VENV ?= .venv-t4
+
 $(STAMP): pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
@@ -30,8 +32,13 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest $(ARGS)
 
+# The same model folders under transformers 4.57 (built-in pipelines), in a second venv.
+compat: setup
+	PYTHON=$(PYTHON) T4_VENV=$(T4_VENV) TORCH_VERSION=$(TORCH_VERSION) TORCH_INDEX=$(TORCH_INDEX) bash tests/compat/setup_venv.sh
+	LINEAGE_T4_PYTHON=$(abspath $(T4_VENV))/bin/python $(VENV)/bin/python -m pytest tests/test_compat_transformers4.py $(ARGS)
+
 bench: setup
 	$(VENV)/bin/python benchmarks/speed.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(T4_VENV) .pytest_cache

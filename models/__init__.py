@@ -104,7 +104,7 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     tokenizer.backend_tokenizer.no_padding()
     tokenizer.backend_tokenizer.no_truncation()
     tokenizer.save_pretrained(staging)
-    _make_tokenizer_config_portable(staging / "tokenizer_config.json")
+    _make_tokenizer_config_portable(staging / "tokenizer_config.json", max_input_length(model.config))
     if folder.exists():
         retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         folder.rename(retired)
@@ -115,10 +115,18 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     return folder
 
 
-def _make_tokenizer_config_portable(path: Path) -> None:
+def max_input_length(config) -> int | None:
+    """The longest sequence a model accepts (recurrent: max_position; Marian: max_position_embeddings)."""
+    return getattr(config, "max_position", None) or getattr(config, "max_position_embeddings", None)
+
+
+def _make_tokenizer_config_portable(path: Path, model_max_length: int | None) -> None:
     # transformers 5 writes "TokenizersBackend", a class 4.x does not know;
-    # "PreTrainedTokenizerFast" names the same tokenizer in both.
+    # "PreTrainedTokenizerFast" names the same tokenizer in both. The 4.x built-in
+    # pipelines truncate to model_max_length, so it must be the model's limit.
     config = json.loads(path.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
     config["model_input_names"] = ["input_ids", "attention_mask"]
+    if model_max_length:
+        config["model_max_length"] = model_max_length
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")

@@ -8,6 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LINEAGE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Tiny models run faster on one thread (no sync overhead); subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
