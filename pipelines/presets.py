@@ -52,3 +52,23 @@ def preset(name: str, arch: str) -> dict:
     if arch not in PRESETS[name]:
         raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
     return PRESETS[name][arch]
+
+
+# `lineage compare` presets. The budget is per model; every row gets the same.
+COMPARE_PRESETS = {
+    # Seconds: the tests' end-to-end check of every artefact.
+    "tiny": dict(tasks="multi30k", budget_target_tokens=6000, train_samples=300, test_samples=12, vocab_size=400,
+                 eval_samples=8),
+    # make demo: both tasks, three architectures, under 15 minutes on 2 CPU cores. Each model
+    # trains 75 s; test scoring uses the first 300 test examples (beam search dominates the rest).
+    "demo": dict(tasks="multi30k,dialogsum", budget_minutes=1.25, test_samples=300, vocab_size=8000, eval_samples=100),
+    # GPUs: the same target-token budget for every architecture (about 35 Multi30k epochs), full test sets.
+    "full": dict(tasks="multi30k,dialogsum", budget_target_tokens=15_000_000, vocab_size=8000, eval_samples=500),
+}
+
+
+def compare_preset(name: str) -> dict:
+    """The settings of compare preset `name`."""
+    if name not in COMPARE_PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
+    return COMPARE_PRESETS[name]

@@ -1,0 +1,110 @@
+"""`lineage`: the command line.
+
+    lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields, or a YAML/JSON file)
+    lineage compare  --preset demo                                          (CompareConfig fields)
+    lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
+    lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
+
+`train` and `compare` also run under `accelerate launch` through scripts/.
+"""
+
+import argparse
+import json
+import logging
+import sys
+
+
+def run_train(argv: list[str]) -> None:
+    from .training import parse_train_config, train
+
+    print(json.dumps(train(parse_train_config(argv)), indent=2))
+
+
+def run_compare(argv: list[str]) -> None:
+    from transformers import HfArgumentParser
+
+    from .compare import CompareConfig, compare
+
+    parser = HfArgumentParser(CompareConfig)
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        config = parser.parse_yaml_file(argv[0])[0]
+    else:
+        config = parser.parse_args_into_dataclasses(argv)[0]
+    results = compare(config)
+    print(f"report: {config.resolved().run_dir / 'report.md'}")
+    for task, entry in results["tasks"].items():
+        for row, model in entry["models"].items():
+            print(f"{task} {row}: {entry['task']['main_metric']} {model['test'][entry['task']['main_metric']]:.2f}")
+
+
+def run_evaluate(argv: list[str]) -> None:
+    from transformers import AutoModelForSeq2SeqLM
+
+    import models  # noqa: F401  (registers the recurrent Auto classes)
+
+    from .data import load_test_references
+    from .evaluation import evaluate_model
+    from .tasks import get_task
+    from .tokenizer import load_tokenizer
+
+    parser = argparse.ArgumentParser(prog="lineage evaluate", description="Score a model folder on a task's test split.")
+    parser.add_argument("model", help="model folder (a run's best/ or a published folder)")
+    parser.add_argument("--task", default="multi30k", help="benchmark name, Hub dataset id or local folder")
+    parser.add_argument("--source-language", default="de")
+    parser.add_argument("--target-language", default="en")
+    parser.add_argument("--kind", help="translation | summarization (custom datasets)")
+    parser.add_argument("--source-column")
+    parser.add_argument("--target-column")
+    parser.add_argument("--num-beams", type=int, help="beam size (default: the task's)")
+    parser.add_argument("--length-penalty", type=float)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--samples", type=int, help="score only the first N test examples")
+    parser.add_argument("--predictions", help="write predictions here, one per line")
+    parser.add_argument("--output", help="write the scores here as JSON")
+    args = parser.parse_args(argv)
+
+    task = get_task(args.task, args.source_language, args.target_language, args.kind, args.source_column, args.target_column)
+    model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=True)
+    tokenizer = load_tokenizer(args.model)
+    sources, references = load_test_references(task)
+    if args.samples:
+        sources, references = sources[: args.samples], references[: args.samples]
+    overrides = {k: v for k, v in (("num_beams", args.num_beams), ("length_penalty", args.length_penalty),
+                                   ("max_new_tokens", args.max_new_tokens)) if v is not None}
+    result = evaluate_model(model, tokenizer, task, sources, references, predictions_file=args.predictions, **overrides)
+    result.pop("predictions")
+    text = json.dumps(result, indent=2)
+    if args.output:
+        from .files import write_json
+
+        write_json(args.output, result)
+    print(text)
+
+
+def run_publish(argv: list[str]) -> None:
+    from .publish import publish
+
+    parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
+    parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
+    parser.add_argument("--repo-id", required=True, help="user/name on the Hub")
+    parser.add_argument("--local-dir", help="write exactly what would be uploaded here instead (no network)")
+    parser.add_argument("--private", action="store_true")
+    args = parser.parse_args(argv)
+    # The token comes from HF_TOKEN or the login cache; it is never a flag, so never in shell history.
+    print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
+
+
+COMMANDS = {"train": run_train, "compare": run_compare, "evaluate": run_evaluate, "publish": run_publish}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""`lineage compare`: train every architecture on a task under one budget, test, report.
+
+All rows of a task share one tokenizer, one data pipeline, one training loop
+(`pipelines.training.train`) and one evaluation, so differences come from the
+architecture alone. The budget is fair by construction: the same training
+wall-clock minutes or the same number of target tokens for every row.
+
+Layout of `runs/<name>/`:
+    <task>/tokenizer/           shared by the task's rows
+    <task>/<row>/               the row's training run (see training.py) plus
+        test_predictions.txt, row.json (training summary + test scores)
+    models/<task>-<row>/        Hub-ready folder with its model card
+    results.json, report.md, *.png
+
+Each finished row is kept in its row.json, so a crash in one architecture
+loses nothing else, and re-running the same command resumes: finished rows
+are reused and an interrupted one continues from its last checkpoint.
+"""
+
+import logging
+import platform
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .data import load_test_references
+from .files import write_json
+from .presets import compare_preset
+from .tasks import TaskSpec, get_task
+from .training import TrainConfig, train
+
+logger = logging.getLogger(__name__)
+
+# Extra rows beside the architectures themselves: name suffix -> TrainConfig overrides.
+VARIANTS = {
+    "word2vec": dict(embeddings="word2vec"),
+    "word2vec-frozen": dict(embeddings="word2vec-frozen"),
+    "no-attention": dict(attention="none"),
+}
+LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
+
+
+@dataclass
+class CompareConfig:
+    """What `lineage compare` runs. Unset (None) values come from the compare preset."""
+
+    name: str | None = field(default=None, metadata={"help": "run name: results go to <runs_dir>/<name> (default: the preset)"})
+    preset: str = field(default="demo", metadata={"help": "tiny | demo | full (pipelines/presets.py)"})
+    tasks: str | None = field(default=None, metadata={"help": "comma-separated benchmarks, e.g. multi30k,dialogsum"})
+    archs: str = field(default="rnn,lstm,transformer", metadata={"help": "comma-separated architectures"})
+    variants: str = field(default="", metadata={"help": "extra rows: word2vec, word2vec-frozen, no-attention"})
+    budget_minutes: float | None = field(default=None, metadata={"help": "training minutes per model"})
+    budget_target_tokens: int | None = field(default=None, metadata={"help": "target tokens per model (instead of minutes)"})
+    train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
+    test_samples: int | None = field(default=None, metadata={"help": "score on the first N test examples (default: all)"})
+    source_language: str = field(default="de", metadata={"help": "Multi30k source language"})
+    target_language: str = field(default="en", metadata={"help": "Multi30k target language"})
+    kind: str | None = field(default=None, metadata={"help": "translation | summarization (custom datasets)"})
+    source_column: str | None = field(default=None, metadata={"help": "source text column (custom datasets)"})
+    target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
+    vocab_size: int | None = field(default=None, metadata={"help": "size of each task's tokenizer vocabulary"})
+    eval_samples: int | None = field(default=None, metadata={"help": "validation sentences decoded at each evaluation"})
+    runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
+    seed: int = field(default=0, metadata={"help": "random seed of every row"})
+
+    def resolved(self) -> "CompareConfig":
+        defaults = compare_preset(self.preset)
+        values = asdict(self)
+        for key, value in defaults.items():
+            if values.get(key) is None:
+                values[key] = value
+        # An explicit budget of one kind replaces the preset's budget of the other kind.
+        if self.budget_target_tokens is not None and self.budget_minutes is None:
+            values["budget_minutes"] = None
+        if self.budget_minutes is not None and self.budget_target_tokens is None:
+            values["budget_target_tokens"] = None
+        values["name"] = values["name"] or self.preset
+        return CompareConfig(**values)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def rows(self) -> list[tuple[str, str, dict]]:
+        """(row name, arch, TrainConfig overrides) for every model to train."""
+        archs = [a for a in self.archs.split(",") if a]
+        rows = [(arch, arch, {}) for arch in archs]
+        for variant in filter(None, self.variants.split(",")):
+            if variant not in VARIANTS:
+                raise ValueError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
+            for arch in archs:
+                if variant == "no-attention" and arch == "transformer":
+                    continue  # attention is what a Transformer is made of
+                rows.append((f"{arch}-{variant}", arch, VARIANTS[variant]))
+        return rows
+
+    def budget(self) -> dict:
+        if self.budget_target_tokens:
+            return {"kind": "target_tokens", "value": self.budget_target_tokens}
+        return {"kind": "minutes", "value": self.budget_minutes}
+
+
+def environment() -> dict:
+    """Versions and hardware, for reports and cards."""
+    import accelerate
+    import datasets
+    import torch
+    import transformers
+
+    device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "datasets": datasets.__version__,
+        "device": device,
+        "hardware": hardware_description(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def hardware_description() -> str:
+    import os
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{os.cpu_count()}-core {platform.machine()} CPU ({model})"
+
+
+def row_label(arch: str, model_config: dict, embeddings: str) -> str:
+    """A readable name: "LSTM + luong-general attention", "RNN (no attention) + word2vec"."""
+    label = LABELS[arch]
+    if arch != "transformer":
+        attention = model_config.get("attention", "none")
+        label += " (no attention)" if attention == "none" else f" + {attention} attention"
+    if embeddings != "random":
+        label += f", {embeddings} embeddings"
+    return label
+
+
+def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
+    return get_task(benchmark, config.source_language, config.target_language, config.kind,
+                    config.source_column, config.target_column)
+
+
+def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
+    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
+    import json
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    from models import save_model_folder
+    from .evaluation import evaluate_model
+    from .tokenizer import load_tokenizer
+
+    task = task_of(config, benchmark)
+    task_dir = config.run_dir / task.name
+    row_dir = task_dir / row
+    finished = row_dir / "row.json"
+    if finished.exists():
+        logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
+        return json.loads(finished.read_text())
+
+    train_config = TrainConfig(
+        output_dir=str(row_dir), task=benchmark, source_language=config.source_language,
+        target_language=config.target_language, kind=config.kind, source_column=config.source_column,
+        target_column=config.target_column, eval_samples=config.eval_samples,
+        arch=arch, preset=config.preset, tokenizer=str(task_dir / "tokenizer"), train_samples=config.train_samples,
+        budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
+        seed=config.seed, resume=True, **overrides,
+    ).resolved()
+    training = train(train_config)
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(row_dir / "best")
+    tokenizer = load_tokenizer(row_dir / "best")
+    sources, references = load_test_references(task)
+    if config.test_samples:
+        sources, references = sources[: config.test_samples], references[: config.test_samples]
+    test = evaluate_model(model, tokenizer, task, sources, references, predictions_file=row_dir / "test_predictions.txt")
+    predictions = test.pop("predictions")
+
+    model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
+    entry = {
+        "arch": arch,
+        "label": row_label(arch, model_config, train_config.embeddings),
+        "model_config": model_config,
+        "embeddings": train_config.embeddings,
+        "parameters": training["parameters"],
+        "training": {
+            **{k: training[k] for k in ("steps", "epochs", "train_seconds", "target_tokens", "target_tokens_per_second",
+                                        "best_step", "best_metric", "stop_reason", "num_processes", "device")},
+            **{k: getattr(train_config, k) for k in ("learning_rate", "schedule", "warmup_steps", "batch_tokens",
+                                                     "label_smoothing", "dropout", "seed", "size")},
+        },
+        "test": test,
+        "examples": predictions[:EXAMPLES],
+        "folder": f"models/{task.name}-{row}",
+    }
+    save_model_folder(model, tokenizer, config.run_dir / entry["folder"])
+    write_json(finished, entry)
+    return entry
+
+
+EXAMPLES = 5
+MODEL_CONFIG_KEYS = (
+    "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",
+    "attention", "input_feeding", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads",
+    "encoder_ffn_dim", "decoder_ffn_dim", "max_position", "max_position_embeddings",
+)
+
+
+def task_summary(task: TaskSpec) -> dict:
+    return {
+        "name": task.name, "kind": task.kind, "dataset": task.dataset, "source_language": task.source_language,
+        "target_language": task.target_language, "license": task.license, "metrics": list(task.metrics),
+        "main_metric": task.main_metric,
+        "test_split": "test (multi-reference)" if task.multiref_config else "test",
+    }
+
+
+def compare(config: CompareConfig) -> dict:
+    """Run the comparison; returns the results dict also written to results.json."""
+    from .cards import model_card, write_card
+    from .report import write_report
+    from .tokenizer import train_tokenizer
+    from .data import load_splits
+
+    config = config.resolved()
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = {
+        "name": config.name, "preset": config.preset, "config": asdict(config), "environment": environment(),
+        "budget": config.budget(), "tasks": {},
+    }
+    for benchmark in config.tasks.split(","):
+        task = task_of(config, benchmark)
+        task_dir = run_dir / task.name
+        tokenizer_dir = task_dir / "tokenizer"
+        if not (tokenizer_dir / "tokenizer.json").exists():
+            train_split = load_splits(task, ("train",))["train"]
+            texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
+            train_tokenizer(texts, config.vocab_size).save_pretrained(tokenizer_dir)
+        sources, references = load_test_references(task)
+        limit = config.test_samples or len(sources)
+        entry = {"task": task_summary(task), "models": {}, "errors": {},
+                 "test_sources": sources[:EXAMPLES], "test_references": references[:EXAMPLES], "test_count": min(limit, len(sources))}
+        for row, arch, overrides in config.rows():
+            try:
+                entry["models"][row] = train_row(config, benchmark, row, arch, overrides)
+            except Exception as error:  # one architecture failing must not lose the others
+                logger.error("%s/%s failed: %s", task.name, row, error)
+                entry["errors"][row] = "".join(traceback.format_exception_only(error)).strip()
+                (task_dir / row).mkdir(parents=True, exist_ok=True)
+                (task_dir / row / "error.txt").write_text(traceback.format_exc())
+        results["tasks"][task.name] = entry
+        write_json(run_dir / "results.json", results)
+
+    for task_name, entry in results["tasks"].items():
+        for row, model_entry in entry["models"].items():
+            write_card(model_card(results, task_name, row), run_dir / model_entry["folder"])
+    write_report(results, run_dir)
+    write_json(run_dir / "results.json", results)
+    return results

@@ -1,0 +1,160 @@
+"""The comparison report: Markdown tables and PNG plots, all from results.json and the run logs.
+
+Plots per task:
+    <task>-validation.png   validation metric vs training time and vs steps, every row on one axis
+    <task>-by-length.png    test metric by source-length bucket
+and one for the run:
+    throughput.png          training target tokens/s per row and task
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .files import write_lines  # noqa: E402
+
+METRIC_NAMES = {"bleu": "BLEU", "chrf": "chrF", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
+                "rougeLsum": "ROUGE-Lsum"}
+TEST_COLUMNS = {"translation": ("bleu", "chrf"), "summarization": ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+
+
+def evaluations(run_dir: Path, task: str, row: str) -> list[dict]:
+    """The validation evaluations a row logged during training."""
+    log = run_dir / task / row / "log.jsonl"
+    if not log.exists():
+        return []
+    return [e for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "eval"]
+
+
+def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
+    """The task's Markdown table: one row per model. `mark` bolds one row (model cards)."""
+    kind, main = entry["task"]["kind"], entry["task"]["main_metric"]
+    metrics = TEST_COLUMNS[kind]
+    header = ["model", "parameters", "training time", "train tokens/s", "best val step", f"val {METRIC_NAMES[main]}",
+              *(f"test {METRIC_NAMES[m]}" for m in metrics), "decode sentences/s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row, model in entry["models"].items():
+        training, test = model["training"], model["test"]
+        name = f"**{model['label']}**" if row == mark else model["label"]
+        cells = [
+            name, f"{model['parameters'] / 1e6:.1f}M", f"{training['train_seconds'] / 60:.1f} min",
+            f"{training['target_tokens_per_second']:,.0f}", str(training["best_step"]), f"{training['best_metric']:.2f}",
+            *(f"{test[m]:.2f}" for m in metrics), f"{test['sentences_per_second']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot_validation(results: dict, run_dir: Path, task: str) -> str:
+    entry = results["tasks"][task]
+    main = entry["task"]["main_metric"]
+    figure, (by_time, by_step) = plt.subplots(1, 2, figsize=(11, 4))
+    for row, model in entry["models"].items():
+        points = evaluations(run_dir, task, row)
+        by_time.plot([p["train_seconds"] / 60 for p in points], [p[main] for p in points], marker="o", label=model["label"])
+        by_step.plot([p["step"] for p in points], [p[main] for p in points], marker="o", label=model["label"])
+    for axis, label in ((by_time, "training time (minutes)"), (by_step, "optimizer steps")):
+        axis.set_xlabel(label)
+        axis.set_ylabel(f"validation {METRIC_NAMES[main]} (greedy)")
+        axis.grid(alpha=0.3)
+    by_step.legend(fontsize=8)
+    figure.suptitle(f"{task}: validation {METRIC_NAMES[main]} during training")
+    return save(figure, run_dir, f"{task}-validation.png")
+
+
+def plot_by_length(results: dict, run_dir: Path, task: str) -> str:
+    entry = results["tasks"][task]
+    main = entry["task"]["main_metric"]
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for model in entry["models"].values():
+        buckets = model["test"]["by_source_length"]
+        labels = [f"{b['min_length']}-{b['max_length']}" for b in buckets]
+        axis.plot(labels, [b[main] for b in buckets], marker="o", label=model["label"])
+    axis.set_xlabel("source length (tokens)")
+    axis.set_ylabel(f"test {METRIC_NAMES[main]}")
+    axis.set_title(f"{task}: test {METRIC_NAMES[main]} by source length")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return save(figure, run_dir, f"{task}-by-length.png")
+
+
+def plot_throughput(results: dict, run_dir: Path) -> str:
+    tasks = list(results["tasks"])
+    rows = list(dict.fromkeys(row for t in tasks for row in results["tasks"][t]["models"]))
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    width = 0.8 / max(len(tasks), 1)
+    for i, task in enumerate(tasks):
+        models = results["tasks"][task]["models"]
+        values = [models[r]["training"]["target_tokens_per_second"] if r in models else 0 for r in rows]
+        axis.bar([x + i * width for x in range(len(rows))], values, width, label=task)
+    axis.set_xticks([x + width * (len(tasks) - 1) / 2 for x in range(len(rows))], rows, rotation=20)
+    axis.set_ylabel("training target tokens / s")
+    axis.set_title("Training throughput")
+    axis.legend(fontsize=8)
+    return save(figure, run_dir, "throughput.png")
+
+
+def save(figure, run_dir: Path, name: str) -> str:
+    figure.tight_layout()
+    figure.savefig(run_dir / name, dpi=110)
+    plt.close(figure)
+    return name
+
+
+def examples_section(entry: dict) -> list[str]:
+    lines = []
+    for i, source in enumerate(entry["test_sources"]):
+        lines += [f"**Example {i + 1}.** Source: {one_line(source)}", "", f"- reference: {one_line(entry['test_references'][i][0])}"]
+        for model in entry["models"].values():
+            if i < len(model["examples"]):
+                lines.append(f"- {model['label']}: {one_line(model['examples'][i])}")
+        lines.append("")
+    return lines
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def write_report(results: dict, run_dir: Path) -> list[str]:
+    """Write report.md and the plots; returns the plot file names."""
+    budget = results["budget"]
+    budget_text = (f"{budget['value']} training minutes per model" if budget["kind"] == "minutes"
+                   else f"{budget['value']:,} target tokens per model")
+    environment = results["environment"]
+    lines = [
+        f"# Lineage comparison: {results['name']}", "",
+        f"Preset `{results['preset']}`; budget: {budget_text} (the same for every model). "
+        f"Hardware: {environment['hardware']}, device {environment['device']}.", "",
+    ]
+    plots = []
+    for task, entry in results["tasks"].items():
+        main = METRIC_NAMES[entry["task"]["main_metric"]]
+        lines += [f"## {task} ({entry['task']['kind']}, {entry['task']['dataset']})", ""]
+        lines += [f"Test: {entry['test_count']} examples of the {entry['task']['test_split']} split. "
+                  f"Validation {main}: greedy decoding on a validation sample during training.", ""]
+        if entry["models"]:
+            lines += comparison_table(entry) + [""]
+            first = next(iter(entry["models"].values()))["test"]
+            settings = ", ".join(f"{k}={v}" for k, v in first["generation"].items())
+            lines.append(f"Decoding: {settings}.")
+            for key in ("bleu_signature", "chrf_signature"):
+                if key in first:
+                    lines.append(f"{key.split('_')[0]} signature: `{first[key]}`")
+            lines.append("")
+            plots += [plot_validation(results, run_dir, task), plot_by_length(results, run_dir, task)]
+            lines += [f"![validation curves]({plots[-2]})", "", f"![by source length]({plots[-1]})", ""]
+            lines += ["### Examples", ""] + examples_section(entry)
+        for row, error in entry["errors"].items():
+            lines += [f"**{row} failed:** `{error}` (details in {task}/{row}/error.txt)", ""]
+    if any(entry["models"] for entry in results["tasks"].values()):
+        plots.append(plot_throughput(results, run_dir))
+        lines += ["## Training throughput", "", f"![throughput]({plots[-1]})", ""]
+    lines += ["## Environment", ""] + [f"- {key}: {value}" for key, value in environment.items()]
+    write_lines(run_dir / "report.md", lines)
+    return plots

@@ -1,0 +1,8 @@
+"""Run the comparison: `python scripts/compare.py --preset demo` (same flags as `lineage compare`)."""
+
+import sys
+
+from pipelines.cli import main
+
+if __name__ == "__main__":
+    main(["compare", *sys.argv[1:]])

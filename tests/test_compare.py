@@ -1,0 +1,104 @@
+"""`lineage compare` end to end on the tiny preset: artefacts, agreement, failures, resumption."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from huggingface_hub import ModelCard
+
+import pipelines.compare
+from pipelines.compare import CompareConfig, compare
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    results = compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
+    return results, runs / "tiny"
+
+
+def test_tiny_compare_writes_every_artefact(tiny_run):
+    results, run = tiny_run
+    task = "multi30k-de-en"
+    assert set(results["tasks"][task]["models"]) == {"rnn", "lstm", "transformer"}
+    for name in ("report.md", "results.json", f"{task}-validation.png", f"{task}-by-length.png", "throughput.png"):
+        assert (run / name).stat().st_size > 0, name
+    for row in ("rnn", "lstm", "transformer"):
+        folder = run / "models" / f"{task}-{row}"
+        for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md",
+                     "text2text_pipeline.py"):
+            assert (folder / name).exists(), f"{row}: {name}"
+        assert len((run / task / row / "test_predictions.txt").read_text().splitlines()) == 12
+
+
+def test_report_results_and_cards_agree(tiny_run):
+    results, run = tiny_run
+    on_disk = json.loads((run / "results.json").read_text())
+    assert on_disk["tasks"] == json.loads(json.dumps(results["tasks"]))
+    report = (run / "report.md").read_text()
+    for row, model in results["tasks"]["multi30k-de-en"]["models"].items():
+        bleu = f"{model['test']['bleu']:.2f}"
+        assert bleu in report
+        card = ModelCard.load(run / model["folder"] / "README.md")
+        values = {r.metric_type: r.metric_value for r in card.data.eval_results}
+        assert values["sacrebleu"] == pytest.approx(model["test"]["bleu"], abs=0.01)
+        assert bleu in card.text
+    assert results["tasks"]["multi30k-de-en"]["models"]["lstm"]["test"]["bleu_signature"] in report
+
+
+def test_one_failing_architecture_keeps_the_others(tmp_path, monkeypatch):
+    real_train = pipelines.compare.train
+
+    def train_that_fails_for_lstm(config):
+        if config.arch == "lstm":
+            raise RuntimeError("simulated crash in the LSTM run")
+        return real_train(config)
+
+    monkeypatch.setattr(pipelines.compare, "train", train_that_fails_for_lstm)
+    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm"))
+    entry = results["tasks"]["multi30k-de-en"]
+    assert set(entry["models"]) == {"rnn"}
+    assert "simulated crash in the LSTM run" in entry["errors"]["lstm"]
+    assert "lstm failed" in (tmp_path / "tiny" / "report.md").read_text()
+    assert "simulated crash" in (tmp_path / "tiny" / "multi30k-de-en" / "lstm" / "error.txt").read_text()
+
+
+def test_interrupted_compare_resumes_and_reuses_finished_rows(tmp_path):
+    command = [sys.executable, str(ROOT / "scripts" / "compare.py"), "--preset", "tiny", "--runs_dir", str(tmp_path),
+               "--archs", "rnn,transformer"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finished_row = tmp_path / "tiny" / "multi30k-de-en" / "rnn" / "row.json"
+    deadline = time.time() + 300
+    while not finished_row.exists():
+        assert process.poll() is None and time.time() < deadline, "compare ended before the first row finished"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = finished_row.read_text()
+    stamp = finished_row.stat().st_mtime_ns
+
+    rerun = subprocess.run(command, capture_output=True, text=True, env={**os.environ})
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "rnn: finished earlier, reusing" in rerun.stderr
+    assert finished_row.read_text() == first and finished_row.stat().st_mtime_ns == stamp
+    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    assert set(results["tasks"]["multi30k-de-en"]["models"]) == {"rnn", "transformer"}
+
+
+def test_budgets_and_rows_resolve():
+    demo = CompareConfig(preset="demo").resolved()
+    assert demo.budget() == {"kind": "minutes", "value": 1.25}
+    assert CompareConfig(preset="demo", budget_target_tokens=10**6).resolved().budget() == {
+        "kind": "target_tokens", "value": 10**6}
+    rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().rows()
+    assert [r[0] for r in rows] == ["rnn", "lstm", "transformer", "rnn-no-attention", "lstm-no-attention",
+                                    "rnn-word2vec", "lstm-word2vec", "transformer-word2vec"]
+    with pytest.raises(ValueError, match="unknown variant 'bigger'"):
+        CompareConfig(preset="demo", variants="bigger").resolved().rows()
