@@ -1,0 +1,644 @@
+"""Model cards: one README.md per trained model, rendered from a comparison's results.
+
+`model_card(results, task_name, model_key)` turns one entry of the
+`results.json` that `lineage compare` writes into a `huggingface_hub.ModelCard`:
+
+- the YAML metadata comes from `ModelCardData` (languages, licence, dataset,
+  metrics, pipeline tag, tags) and `EvalResult`s, so the Hub's `model-index`
+  holds the measured test scores;
+- the body is `model_cards/template.md` (Jinja), filled with values that are
+  all taken from the results (nothing is typed by hand): architecture and
+  sizes, usage, training data and procedure, test scores with their metric
+  signatures, scores by source length, and the comparison with the other
+  models of the same run and task.
+
+`write_card(card, folder)` saves the card as the folder's README.md, atomically.
+"""
+
+import os
+import re
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
+CARD_NAME = "README.md"
+
+RECURRENT_ARCHS = ("rnn", "lstm")
+PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}
+OUTPUT_KEYS = {"translation": "translation_text", "summarization": "summary_text"}
+# The scores each kind of task reports, in display order, and the `evaluate` module behind each.
+SCORES = {"translation": ("bleu", "chrf"), "summarization": ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+METRIC_MODULES = {
+    "bleu": "sacrebleu", "chrf": "chrf", "rouge1": "rouge", "rouge2": "rouge", "rougeL": "rouge", "rougeLsum": "rouge",
+}
+METRIC_NAMES = {
+    "bleu": "BLEU", "chrf": "chrF", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
+    "rougeLsum": "ROUGE-Lsum",
+}
+
+# Licence ids the Hub knows (https://huggingface.co/docs/hub/repositories-licenses), the ones
+# datasets commonly state; anything else becomes "other" with a name and a link.
+HUB_LICENSES = {
+    "apache-2.0", "mit", "afl-3.0", "artistic-2.0", "bsl-1.0", "bsd", "bsd-2-clause", "bsd-3-clause",
+    "bsd-3-clause-clear", "c-uda", "cc", "cc0-1.0", "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0",
+    "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0", "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0",
+    "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0", "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0", "cdla-permissive-1.0", "cdla-permissive-2.0", "wtfpl", "ecl-2.0", "epl-1.0", "epl-2.0",
+    "etalab-2.0", "eupl-1.1", "eupl-1.2", "agpl-3.0", "gfdl", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1",
+    "lgpl-3.0", "isc", "lppl-1.3c", "ms-pl", "mpl-2.0", "odc-by", "odbl", "openrail", "osl-3.0", "postgresql",
+    "ofl-1.1", "ncsa", "unlicense", "zlib", "pddl", "unknown",
+}
+
+# What the card says about the benchmarks it knows: display name, the licence
+# terms' page (for licences the Hub has no id for) and the citation.
+DATASETS = {
+    "bentrevett/multi30k": dict(
+        name="Multi30k",
+        domain="short image captions",
+        license_name="flickr30k-noncommercial",
+        license_link="https://github.com/multi30k/dataset",
+        citation="""@inproceedings{elliott-etal-2016-multi30k,
+    title = "{M}ulti30{K}: Multilingual {E}nglish-{G}erman Image Descriptions",
+    author = "Elliott, Desmond and Frank, Stella and Sima{'}an, Khalil and Specia, Lucia",
+    booktitle = "Proceedings of the 5th Workshop on Vision and Language",
+    year = "2016",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/W16-3210",
+    doi = "10.18653/v1/W16-3210",
+    pages = "70--74",
+}""",
+    ),
+    "knkarthick/dialogsum": dict(
+        name="DialogSum",
+        domain="everyday spoken dialogues",
+        citation="""@inproceedings{chen-etal-2021-dialogsum,
+    title = "{D}ialog{S}um: {A} Real-Life Scenario Dialogue Summarization Dataset",
+    author = "Chen, Yulong and Liu, Yang and Chen, Liang and Zhang, Yue",
+    booktitle = "Findings of the Association for Computational Linguistics: ACL-IJCNLP 2021",
+    year = "2021",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2021.findings-acl.449",
+    doi = "10.18653/v1/2021.findings-acl.449",
+    pages = "5062--5074",
+}""",
+    ),
+    "Samsung/samsum": dict(
+        name="SAMSum",
+        domain="messenger chats",
+        citation="""@inproceedings{gliwa-etal-2019-samsum,
+    title = "{SAMS}um Corpus: A Human-annotated Dialogue Dataset for Abstractive Summarization",
+    author = "Gliwa, Bogdan and Mochol, Iwona and Biesek, Maciej and Wawer, Aleksander",
+    booktitle = "Proceedings of the 2nd Workshop on New Frontiers in Summarization",
+    year = "2019",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/D19-5409",
+    doi = "10.18653/v1/D19-5409",
+    pages = "70--79",
+}""",
+    ),
+}
+
+ATTENTION = {
+    "none": ("no attention: the decoder sees the source only through the encoder's final state "
+             "(Sutskever et al., 2014; Cho et al., 2014)", "no-attention"),
+    "bahdanau": ("additive attention (Bahdanau et al., 2015); the previous decoder state is the query",
+                 "bahdanau-attention"),
+    "luong-dot": ("multiplicative attention with the dot score (Luong et al., 2015)", "luong-attention"),
+    "luong-general": ("multiplicative attention with the general (bilinear) score (Luong et al., 2015)",
+                      "luong-attention"),
+}
+TRANSFORMER_ATTENTION = (
+    "multi-head scaled dot-product self-attention in encoder and decoder, and cross-attention over the "
+    "encoder outputs (Vaswani et al., 2017)",
+    "multi-head-attention",
+)
+CELLS = {"rnn": "Elman RNN (tanh)", "gru": "GRU (Cho et al., 2014)", "lstm": "LSTM (Hochreiter & Schmidhuber, 1997)"}
+EMBEDDINGS = {
+    "random": "random initialisation (everything is trained from scratch)",
+    "word2vec": "initialised from word2vec vectors (gensim) trained on the task's tokenized training text, "
+                "then trained with the rest of the model",
+    "word2vec-frozen": "word2vec vectors (gensim) trained on the task's tokenized training text, "
+                       "kept frozen during training",
+}
+# Summarization inputs for the usage snippets, in each benchmark's own dialogue format.
+EXAMPLE_DIALOGUES = {
+    "knkarthick/dialogsum": "#Person1#: Are we still meeting at noon?\n#Person2#: Yes, at the cafe near the station.",
+}
+EXAMPLE_DIALOGUE = "Anna: Are we still meeting at noon?\nTom: Yes, at the cafe near the station."
+EXAMPLE_SENTENCES = {
+    "en": "A dog runs through the park.",
+    "de": "Ein Hund rennt durch den Park.",
+    "fr": "Un chien court dans le parc.",
+    "cs": "Pes běží parkem.",
+}
+TRAINING_LABELS = {
+    "size": "Model size preset",
+    "steps": "Optimizer steps",
+    "epochs": "Epochs",
+    "train_seconds": "Training time",
+    "target_tokens": "Target tokens seen",
+    "target_tokens_per_second": "Training throughput (target tokens/s)",
+    "best_step": "Best checkpoint (step, by validation score)",
+    "best_metric": "Best validation score",  # named after the task's main metric
+    "stop_reason": "Stopped by",
+    "optimizer": "Optimizer",
+    "learning_rate": "Peak learning rate",
+    "schedule": "Learning-rate schedule",
+    "warmup_steps": "Warmup steps",
+    "batch_tokens": "Batch size (tokens, padding included)",
+    "gradient_accumulation_steps": "Gradient accumulation steps",
+    "label_smoothing": "Label smoothing",
+    "dropout": "Dropout",
+    "mixed_precision": "Mixed precision",
+    "seed": "Seed",
+    "num_processes": "Processes",
+    "device": "Device",
+}
+EXAMPLES_SHOWN = 3
+EXAMPLE_CHARACTERS = 400  # longer example texts are cut (with "…") in the card
+ENVIRONMENT_LABELS = {
+    "hardware": "Hardware",
+    "device": "Device",
+    "num_processes": "Processes",
+    "python": "Python",
+    "torch": "PyTorch",
+    "transformers": "Transformers",
+    "accelerate": "Accelerate",
+    "datasets": "Datasets",
+}
+
+
+def model_card(results: dict, task_name: str, model_key: str, repo_id: str | None = None) -> ModelCard:
+    """The model card of `results["tasks"][task_name]["models"][model_key]`.
+
+    Args:
+        results: the comparison's results (the structure `lineage compare` writes to results.json).
+        task_name: a key of `results["tasks"]`.
+        model_key: a key of that task's `"models"`.
+        repo_id: the Hub repo the model is published to; names the model in
+            the metadata and the usage snippets. Without it the model is named
+            `lineage-<task>-<model>` (and the snippets say to use that folder).
+    """
+    try:
+        task_entry = results["tasks"][task_name]
+    except KeyError:
+        raise KeyError(f"results have no task {task_name!r}: they have {', '.join(results.get('tasks', {}))}") from None
+    models = task_entry["models"]
+    if model_key not in models:
+        raise KeyError(f"task {task_name!r} has no model {model_key!r}: it has {', '.join(models)}")
+    context = _context(results, task_name, model_key, repo_id)
+    return ModelCard.from_template(_card_data(context), template_path=str(TEMPLATE_PATH), **context)
+
+
+def write_card(card: ModelCard, folder: str | Path) -> Path:
+    """Save `card` as `folder`/README.md, atomically (a temporary file renamed into place)."""
+    path = Path(folder) / CARD_NAME
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        card.save(temporary)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def write_cards(run_folder: str | Path, results: dict, repo_ids: dict | None = None) -> list[Path]:
+    """Write a card into every model folder of a comparison run.
+
+    `results[...]["folder"]` paths are relative to `run_folder`. `repo_ids`
+    optionally maps (task_name, model_key) to the repo each model will be
+    published to. Returns the README paths written.
+    """
+    written = []
+    for task_name, task_entry in results["tasks"].items():
+        for model_key, entry in task_entry["models"].items():
+            repo_id = (repo_ids or {}).get((task_name, model_key))
+            card = model_card(results, task_name, model_key, repo_id=repo_id)
+            written.append(write_card(card, Path(run_folder) / entry["folder"]))
+    return written
+
+
+def default_model_name(task_name: str, model_key: str) -> str:
+    """The model's name when no repo id is given: `lineage-<task>-<model>`, Hub-safe."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"lineage-{task_name}-{model_key}").strip("-.")
+    return re.sub(r"-{2,}", "-", name)
+
+
+def hub_license(license_text: str | None) -> str | None:
+    """The Hub licence id for a licence as a dataset states it ("CC BY-NC-SA 4.0" -> "cc-by-nc-sa-4.0"),
+    or None when the Hub has no id for it."""
+    if not license_text:
+        return "unknown"
+    candidate = re.sub(r"[\s_]+", "-", license_text.strip().lower())
+    candidate = re.sub(r"^(creative-commons-|license-)", "", candidate).removesuffix("-license")
+    return candidate if candidate in HUB_LICENSES else None
+
+
+# ---------------------------------------------------------------------------- metadata
+
+
+def _card_data(context: dict) -> ModelCardData:
+    license_fields = {"license": context["license_id"]}
+    if context["license_id"] == "other":
+        license_fields.update(license_name=context["license_name"], license_link=context["license_link"])
+    return ModelCardData(
+        model_name=context["model_name"],
+        language=context["languages"],
+        datasets=[context["dataset"]] if context["dataset_on_hub"] else None,
+        metrics=context["metric_modules"],
+        pipeline_tag=context["pipeline_tag"],
+        library_name="transformers",
+        tags=context["tags"],
+        eval_results=[
+            EvalResult(
+                task_type=context["pipeline_tag"],
+                task_name=context["kind"].capitalize(),
+                dataset_type=context["dataset"],
+                dataset_name=context["dataset_title"],
+                dataset_config=context["dataset_config"],
+                dataset_split=context["dataset_split"],
+                metric_type=METRIC_MODULES[row["key"]],
+                metric_name=row["name"],
+                metric_value=row["rounded"],
+                metric_config=row["signature"],
+            )
+            for row in context["metric_rows"]
+        ]
+        or None,
+        **license_fields,
+    )
+
+
+# ---------------------------------------------------------------------------- body
+
+
+def _context(results: dict, task_name: str, model_key: str, repo_id: str | None) -> dict:
+    task_entry = results["tasks"][task_name]
+    task = task_entry["task"]
+    entry = task_entry["models"][model_key]
+    kind = task["kind"]
+    if kind not in PIPELINE_TAGS:
+        raise ValueError(f"task {task_name!r} has unknown kind {kind!r}")
+    arch = entry["arch"]
+    config = entry.get("model_config") or {}
+    training = entry.get("training") or {}
+    test = entry.get("test") or {}
+    environment = results.get("environment") or {}
+    main_metric = task.get("main_metric") or SCORES[kind][0]
+    # A local folder is named by its last part only: no local paths in a published card.
+    on_hub = _looks_like_hub_id(task["dataset"])
+    dataset = task["dataset"] if on_hub else Path(task["dataset"]).name
+    dataset_url = f"https://huggingface.co/datasets/{dataset}" if on_hub else None
+    known = DATASETS.get(dataset, {})
+    recurrent = arch in RECURRENT_ARCHS
+    attention_text, attention_tag = _attention(arch, config)
+    embeddings = entry.get("embeddings") or "random"
+    model_name = repo_id or default_model_name(task_name, model_key)
+    languages = _languages(task)
+
+    license_text = task.get("license") or "unknown"
+    license_id = hub_license(license_text)
+    lowered = license_text.lower()
+    license_words = re.split(r"[^a-z]+", lowered)
+
+    test_split = str(task.get("test_split") or "test")
+    test_count = test.get("count")
+    if test_count is None and test.get("by_source_length"):
+        test_count = sum(bucket.get("count", 0) for bucket in test["by_source_length"])
+    metric_rows = [
+        {
+            "key": key,
+            "name": METRIC_NAMES[key],
+            "value": _fixed(test[key]),
+            "rounded": round(float(test[key]), 2),
+            "signature": test.get(f"{key}_signature"),
+        }
+        for key in SCORES[kind]
+        if test.get(key) is not None
+    ]
+
+    tags = ["lineage", arch, "seq2seq", kind, attention_tag]
+    if recurrent and config.get("cell") and config["cell"] != arch:
+        tags.append(config["cell"])
+    if embeddings.startswith("word2vec"):
+        tags.append("word2vec")
+    if recurrent:
+        tags.append("custom_code")
+
+    source_language = task.get("source_language")
+    test_sources = task_entry.get("test_sources") or []
+    if kind == "translation" and test_sources and len(test_sources[0]) <= 200:
+        example = test_sources[0]  # a real test sentence
+    elif kind == "translation":
+        example = EXAMPLE_SENTENCES.get(source_language, EXAMPLE_SENTENCES["en"])
+    else:
+        example = EXAMPLE_DIALOGUES.get(dataset, EXAMPLE_DIALOGUE)
+
+    siblings_header, sibling_rows = _siblings(task_entry, model_key, kind, main_metric)
+    length_header, length_rows = _by_length(test.get("by_source_length") or [], main_metric)
+
+    return dict(
+        model_name=model_name,
+        repo_id=repo_id,
+        model_ref=repo_id or model_name,
+        label=entry.get("label") or model_key,
+        arch=arch,
+        model_key=model_key,
+        recurrent=recurrent,
+        run_name=results.get("name"),
+        preset=results.get("preset"),
+        task_name=task_name,
+        kind=kind,
+        pipeline_tag=PIPELINE_TAGS[kind],
+        output_key=OUTPUT_KEYS[kind],
+        dataset=dataset,
+        dataset_on_hub=on_hub,
+        dataset_url=dataset_url,
+        dataset_title=_dataset_title(task, dataset, known),
+        dataset_domain=known.get("domain") or "the text of its training data",
+        dataset_config=task.get("multiref_config") or task.get("dataset_config"),
+        dataset_split=test_split.split()[0],
+        test_split=test_split,
+        test_count=_maybe(_integer, test_count),
+        source_language=source_language,
+        target_language=task.get("target_language"),
+        languages=languages,
+        metric_modules=list(dict.fromkeys(task.get("metrics") or [METRIC_MODULES[key] for key in SCORES[kind]])),
+        tags=tags,
+        architecture_lines=_architecture_lines(arch, config, attention_text),
+        config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
+        parameters=_maybe(_integer, entry.get("parameters")),
+        parameters_short=_maybe(_short, entry.get("parameters")),
+        embeddings_text=EMBEDDINGS.get(embeddings, embeddings),
+        example_literal=_python_string(example),
+        training_rows=_training_rows(training, METRIC_NAMES.get(main_metric, main_metric)),
+        environment_rows=[(label, _cell(_plain(environment[key]))) for key, label in ENVIRONMENT_LABELS.items()
+                          if environment.get(key) is not None],
+        hardware=environment.get("hardware") or environment.get("device"),
+        budget_text=_budget(results.get("budget")),
+        train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
+        tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")),
+        main_metric_name=METRIC_NAMES.get(main_metric, main_metric),
+        metric_rows=metric_rows,
+        signature_rows=[row for row in metric_rows if row["signature"]],
+        generation_text=", ".join(f"`{key}={value!r}`" for key, value in (test.get("generation") or {}).items()),
+        generate_args="".join(f", {key}={value!r}" for key, value in (test.get("generation") or {}).items()),
+        sentences_per_second=_maybe(lambda rate: _fixed(rate, 1), test.get("sentences_per_second")),
+        length_header=length_header,
+        length_rows=length_rows,
+        siblings_header=siblings_header,
+        sibling_rows=sibling_rows,
+        sibling_count=len(task_entry["models"]),
+        license_text=license_text,
+        license_id=license_id or "other",
+        license_name=known.get("license_name") or _slug(license_text),
+        license_link=known.get("license_link") or dataset_url,
+        noncommercial="nc" in license_words or "non-commercial" in lowered or "noncommercial" in lowered,
+        noderivatives="nd" in license_words or "no-derivatives" in lowered or "noderivatives" in lowered,
+        citation=known.get("citation"),
+        seed=training.get("seed"),
+        examples=_examples(task_entry, entry),
+    )
+
+
+def _languages(task: dict) -> list[str]:
+    languages = [task.get("source_language"), task.get("target_language")]
+    return list(dict.fromkeys(language for language in languages if language)) or ["en"]
+
+
+def _dataset_title(task: dict, dataset: str, known: dict) -> str:
+    title = known.get("name") or dataset
+    if task["kind"] == "translation" and task.get("source_language") and task.get("target_language"):
+        title += f" {task['source_language']}-{task['target_language']}"
+    return title
+
+
+def _attention(arch: str, config: dict) -> tuple[str, str]:
+    if arch in RECURRENT_ARCHS:
+        attention = config.get("attention", "none")
+        text, tag = ATTENTION.get(attention, (attention, f"{attention}-attention"))
+        if config.get("input_feeding"):
+            text += ", with input feeding (Luong et al., 2015)"
+        return text, tag
+    return TRANSFORMER_ATTENTION
+
+
+def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[str]:
+    get = config.get
+    lines = []
+    if arch in RECURRENT_ARCHS:
+        cell = get("cell") or arch
+        lines.append(f"Recurrent unit: {CELLS.get(cell, cell)}.")
+        if get("encoder_layers") is not None:
+            encoder = f"Encoder: {_layers(get('encoder_layers'))}"
+            if get("bidirectional") and get("hidden_size"):
+                encoder += f", bidirectional ({get('hidden_size') // 2} units per direction, concatenated)"
+            elif get("hidden_size"):
+                encoder += f", {get('hidden_size')} units"
+            lines.append(encoder + ".")
+        if get("decoder_layers") is not None:
+            decoder = f"Decoder: {_layers(get('decoder_layers'))}"
+            if get("hidden_size"):
+                decoder += f", hidden size {get('hidden_size')}"
+            lines.append(decoder + "; it starts from the encoder's final state through a learned bridge.")
+        lines.append(f"Attention: {attention_text}.")
+        embedding_size = get("embedding_size")
+    else:
+        lines.append(
+            "A stock transformers `MarianMTModel` built from a `MarianConfig`: the \"Attention Is All You Need\" "
+            "encoder-decoder (post-norm, sinusoidal positions); it loads without custom code."
+        )
+        if get("encoder_layers") is not None and get("decoder_layers") is not None:
+            lines.append(f"Layers: {get('encoder_layers')} encoder, {get('decoder_layers')} decoder.")
+        sizes = [
+            f"{label} {get(key)}"
+            for key, label in (("d_model", "model size"), ("encoder_attention_heads", "attention heads"),
+                               ("encoder_ffn_dim", "feed-forward size"))
+            if get(key) is not None
+        ]
+        if sizes:
+            lines.append(f"Sizes: {', '.join(sizes)}.")
+        lines.append(f"Attention: {attention_text}.")
+        embedding_size = get("d_model")
+    embedding = "Embeddings: one joint source/target vocabulary"
+    if get("vocab_size") is not None:
+        embedding += f" of {_integer(get('vocab_size'))} subword tokens"
+    if embedding_size is not None:
+        embedding += f", embedding size {embedding_size}"
+    embedding += ", shared by encoder and decoder"
+    if get("tie_word_embeddings", True):
+        embedding += " and tied to the output layer"
+    lines.append(embedding + ".")
+    return lines
+
+
+def _siblings(task_entry: dict, this_key: str, kind: str, main_metric: str) -> tuple[list[str], list[list[str]]]:
+    models = task_entry["models"]
+    scores = [key for key in SCORES[kind] if any((m.get("test") or {}).get(key) is not None for m in models.values())]
+    header = ["Model", "Architecture", "Embeddings", "Parameters"] + [METRIC_NAMES[key] for key in scores] + [
+        "Training time", "Target tokens/s", "Decoding (sentences/s)"
+    ]
+
+    def rank(item):  # best main metric first; models without it last
+        value = (item[1].get("test") or {}).get(main_metric)
+        return (value is None, -(value or 0.0))
+
+    rows = []
+    for key, entry in sorted(models.items(), key=rank):
+        test = entry.get("test") or {}
+        training = entry.get("training") or {}
+        label = _cell(entry.get("label") or key)
+        name = f"**{label}** (this model)" if key == this_key else label
+        rows.append(
+            [name, _cell(entry.get("arch", "")), _cell(entry.get("embeddings") or "random"),
+             _maybe(_short, entry.get("parameters"), "–")]
+            + [_maybe(_fixed, test.get(score), "–") for score in scores]
+            + [
+                _maybe(_duration, training.get("train_seconds"), "–"),
+                _maybe(_rate, training.get("target_tokens_per_second"), "–"),
+                _maybe(lambda rate: _fixed(rate, 1), test.get("sentences_per_second"), "–"),
+            ]
+        )
+    return header, rows
+
+
+def _by_length(buckets: list[dict], main_metric: str) -> tuple[list[str], list[list[str]]]:
+    if not buckets:
+        return [], []
+    scores = [key for key in buckets[0] if key not in ("min_length", "max_length", "count")]
+    scores.sort(key=lambda key: key != main_metric)
+    header = ["Source length (tokens)", "Examples"] + [METRIC_NAMES.get(key, key) for key in scores]
+    rows = [
+        [f"{bucket['min_length']}–{bucket['max_length']}", _integer(bucket["count"])]
+        + [_maybe(_fixed, bucket.get(key), "–") for key in scores]
+        for bucket in buckets
+    ]
+    return header, rows
+
+
+def _training_rows(training: dict, main_metric_name: str) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in training.items():
+        if value is None:
+            continue
+        label = TRAINING_LABELS.get(key, key)
+        if key == "train_seconds":
+            text = _duration(value, detailed=True)
+        elif key == "target_tokens_per_second":
+            text = _rate(value)
+        elif key == "best_metric" and isinstance(value, (int, float)):
+            text, label = _fixed(value), f"Best validation {main_metric_name}"
+        else:
+            text = _plain(value)
+        rows.append((label, _cell(text)))
+    return rows
+
+
+def _examples(task_entry: dict, entry: dict) -> list[dict]:
+    """The first test examples: source, (first) reference and this model's output."""
+    sources = task_entry.get("test_sources") or []
+    references = task_entry.get("test_references") or []
+    outputs = entry.get("examples") or []
+    rows = []
+    for i, (source, output) in enumerate(zip(sources[:EXAMPLES_SHOWN], outputs)):
+        reference = references[i] if i < len(references) else None
+        if isinstance(reference, list):
+            reference = reference[0] if reference else None
+        rows.append({"source": _excerpt(source), "reference": _excerpt(reference) if reference else "–",
+                     "output": _excerpt(output)})
+    return rows
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(str(text).split())
+    if len(text) > EXAMPLE_CHARACTERS:
+        text = text[:EXAMPLE_CHARACTERS].rsplit(" ", 1)[0] + " …"
+    return _cell(text)
+
+
+def _budget(budget: dict | None) -> str | None:
+    if not budget:
+        return None
+    kind, value = budget.get("kind"), budget.get("value")
+    if kind == "minutes":
+        return f"{_plain(value)} minutes of training per model"
+    if kind == "target_tokens":
+        return f"{_integer(value)} target tokens per model"
+    return f"{_plain(value)} {kind} per model"
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def _maybe(format_value, value, missing=None):
+    """`format_value(value)`, or `missing` when the results do not have the value."""
+    return missing if value is None else format_value(value)
+
+
+def _rate(value) -> str:
+    return _integer(round(value))
+
+
+def _layers(count) -> str:
+    return f"{count} layer" if count == 1 else f"{count} layers"
+
+
+def _fixed(value, decimals: int = 2) -> str:
+    return f"{float(value):.{decimals}f}"
+
+
+def _integer(value) -> str:
+    return f"{int(value):,}"
+
+
+def _short(count) -> str:
+    """12345678 -> "12.3M"; below a thousand the count itself."""
+    count = int(count)
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if count >= size:
+            return f"{count / size:.1f}{suffix}"
+    return str(count)
+
+
+def _duration(seconds, detailed: bool = False) -> str:
+    """290.1 -> "4.8 min" (detailed: "290.1 s (4.8 min)")."""
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    short = f"{seconds / 60:.1f} min" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} h"
+    return f"{seconds:,.1f} s ({short})" if detailed else short
+
+
+def _plain(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(item) for item in value)
+    return str(value)
+
+
+def _cell(text) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("\n", " ").replace("|", "\\|")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64] or "other"
+
+
+def _python_string(text: str) -> str:
+    """A Python literal for `text` that reads well in a snippet (double quotes; escapes kept)."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        literal = '"' + literal[1:-1].replace("\\'", "'") + '"'
+    return literal
+
+
+def _looks_like_hub_id(dataset: str) -> bool:
+    """A Hub dataset id ("name" or "owner/name"), not a local path."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", dataset)) and not Path(dataset).is_absolute()
