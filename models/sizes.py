@@ -19,11 +19,11 @@ SIZES = {
     },
     # The CPU comparison (make demo): small enough to train in minutes on 2 cores.
     "demo": {
-        "rnn": dict(embedding_size=256, hidden_size=1024, encoder_layers=1, decoder_layers=1),  # 6.8M
-        "lstm": dict(embedding_size=256, hidden_size=640, encoder_layers=1, decoder_layers=1),  # 7.4M
-        "transformer": dict(  # 7.8M
-            d_model=256, encoder_layers=3, decoder_layers=3, encoder_attention_heads=4,
-            decoder_attention_heads=4, encoder_ffn_dim=1024, decoder_ffn_dim=1024,
+        "rnn": dict(embedding_size=256, hidden_size=768, encoder_layers=1, decoder_layers=1),  # 4.9M
+        "lstm": dict(embedding_size=256, hidden_size=384, encoder_layers=1, decoder_layers=1),  # 4.3M
+        "transformer": dict(  # 4.9M
+            d_model=256, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+            decoder_attention_heads=4, encoder_ffn_dim=512, decoder_ffn_dim=512,
         ),
     },
     # Paper-scale sizes for a GPU (Bahdanau et al. 2015 / Vaswani et al. 2017 base).

@@ -82,7 +82,7 @@ def run_evaluate(argv: list[str]) -> None:
 
 
 def run_publish(argv: list[str]) -> None:
-    from .publish import publish
+    from .publish import PublishError, publish
 
     parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
     parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
@@ -91,7 +91,10 @@ def run_publish(argv: list[str]) -> None:
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     # The token comes from HF_TOKEN or the login cache; it is never a flag, so never in shell history.
-    print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
+    try:
+        print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
+    except PublishError as error:
+        sys.exit(f"lineage publish: {error}")
 
 
 COMMANDS = {"train": run_train, "compare": run_compare, "evaluate": run_evaluate, "publish": run_publish}

@@ -209,7 +209,7 @@ EXAMPLES = 5
 MODEL_CONFIG_KEYS = (
     "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",
     "attention", "input_feeding", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads",
-    "encoder_ffn_dim", "decoder_ffn_dim", "max_position", "max_position_embeddings",
+    "encoder_ffn_dim", "decoder_ffn_dim", "max_position", "max_position_embeddings", "tie_word_embeddings",
 )
 
 
@@ -217,14 +217,14 @@ def task_summary(task: TaskSpec) -> dict:
     return {
         "name": task.name, "kind": task.kind, "dataset": task.dataset, "source_language": task.source_language,
         "target_language": task.target_language, "license": task.license, "metrics": list(task.metrics),
-        "main_metric": task.main_metric,
-        "test_split": "test (multi-reference)" if task.multiref_config else "test",
+        "main_metric": task.main_metric, "dataset_config": task.dataset_config, "multiref_config": task.multiref_config,
+        "test_split": f"{task.splits['test']} ({task.test_description})",
     }
 
 
 def compare(config: CompareConfig) -> dict:
     """Run the comparison; returns the results dict also written to results.json."""
-    from .cards import model_card, write_card
+    from .cards import write_cards
     from .report import write_report
     from .tokenizer import train_tokenizer
     from .data import load_splits
@@ -259,9 +259,7 @@ def compare(config: CompareConfig) -> dict:
         results["tasks"][task.name] = entry
         write_json(run_dir / "results.json", results)
 
-    for task_name, entry in results["tasks"].items():
-        for row, model_entry in entry["models"].items():
-            write_card(model_card(results, task_name, row), run_dir / model_entry["folder"])
+    write_cards(run_dir, results)
     write_report(results, run_dir)
     write_json(run_dir / "results.json", results)
     return results

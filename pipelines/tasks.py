@@ -42,6 +42,7 @@ class TaskSpec:
         multiref_column: column of that config with the list of references.
         local_name: folder name under `LINEAGE_DATA_DIR` that mirrors `dataset`.
         license: the dataset's license as its source states it (model cards).
+        test_description: what the test split is, for reports ("test2016 flickr").
     """
 
     name: str
@@ -60,6 +61,7 @@ class TaskSpec:
     multiref_column: str | None = None
     local_name: str | None = None
     license: str = "unknown"
+    test_description: str = "the dataset's test split"
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -107,6 +109,7 @@ def multi30k(source_language: str = "de", target_language: str = "en") -> TaskSp
         source_language=source_language,
         target_language=target_language,
         license="non-commercial research and educational use (Flickr30K terms)",
+        test_description="test2016 flickr, 1 reference",
     )
 
 
@@ -125,6 +128,7 @@ def dialogsum() -> TaskSpec:
         multiref_config="multiref",
         multiref_column="summaries",
         license="cc-by-nc-sa-4.0",
+        test_description="500 dialogues, 3 references each",
     )
 
 
@@ -141,6 +145,7 @@ def samsum() -> TaskSpec:
         max_target_length=96,
         generation=SUMMARIZATION_GENERATION,
         license="cc-by-nc-nd-4.0",
+        test_description="819 dialogues, 1 reference",
     )
 
 

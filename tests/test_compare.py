@@ -94,7 +94,7 @@ def test_interrupted_compare_resumes_and_reuses_finished_rows(tmp_path):
 
 def test_budgets_and_rows_resolve():
     demo = CompareConfig(preset="demo").resolved()
-    assert demo.budget() == {"kind": "minutes", "value": 1.25}
+    assert demo.budget() == {"kind": "minutes", "value": 1.25} and demo.vocab_size == 4000
     assert CompareConfig(preset="demo", budget_target_tokens=10**6).resolved().budget() == {
         "kind": "target_tokens", "value": 10**6}
     rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().rows()
