@@ -105,14 +105,29 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     tokenizer.backend_tokenizer.no_truncation()
     tokenizer.save_pretrained(staging)
     _make_tokenizer_config_portable(staging / "tokenizer_config.json", max_input_length(model.config))
-    if folder.exists():
-        retired = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-        folder.rename(retired)
-        staging.rename(folder)
+    return replace_folder(staging, folder)
+
+
+def replace_folder(staging: str | Path, destination: str | Path) -> Path:
+    """Swap the fully written folder `staging` in as `destination` and return `destination`.
+
+    `staging` must lie beside `destination` (same parent, so the renames stay
+    on one file system). An existing `destination` is first renamed aside to
+    `.<name>.old-<pid>`, then `staging` is renamed into place, then the old
+    folder is deleted. `destination` thus holds either its old or its new
+    complete contents, never a mix; between the two renames it is briefly
+    absent (should the second rename fail, the old contents stay in the
+    `.old-` folder). `staging` is gone afterwards.
+    """
+    staging, destination = Path(staging), Path(destination)
+    if destination.exists():
+        retired = destination.with_name(f".{destination.name}.old-{os.getpid()}")
+        destination.rename(retired)
+        staging.rename(destination)
         shutil.rmtree(retired)
     else:
-        staging.rename(folder)
-    return folder
+        staging.rename(destination)
+    return destination
 
 
 def max_input_length(config) -> int | None:

@@ -60,6 +60,7 @@ class CompareConfig:
     target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
     vocab_size: int | None = field(default=None, metadata={"help": "size of each task's tokenizer vocabulary"})
     eval_samples: int | None = field(default=None, metadata={"help": "validation sentences decoded at each evaluation"})
+    eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: the training preset's)"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field(default=0, metadata={"help": "random seed of every row"})
 
@@ -168,7 +169,7 @@ def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overri
     train_config = TrainConfig(
         output_dir=str(row_dir), task=benchmark, source_language=config.source_language,
         target_language=config.target_language, kind=config.kind, source_column=config.source_column,
-        target_column=config.target_column, eval_samples=config.eval_samples,
+        target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
         arch=arch, preset=config.preset, tokenizer=str(task_dir / "tokenizer"), train_samples=config.train_samples,
         budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
         seed=config.seed, resume=True, **overrides,

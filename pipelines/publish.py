@@ -299,19 +299,17 @@ def _write_local(folder: Path, files: list[str], card: ModelCard | None, destina
                 f"--local-dir {destination} is not empty and does not hold an earlier published model: "
                 "choose a new or empty folder"
             )
+    # Imported here: importing `models` loads torch and transformers, which
+    # nothing else in publishing needs.
+    from models import replace_folder
+
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         _stage(folder, files, card, staging)
-        if destination.exists():
-            retired = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-            destination.rename(retired)
-            staging.rename(destination)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(destination)
+        replace_folder(staging, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return destination

@@ -1,8 +1,10 @@
 """The project's evaluate metric modules reproduce sacreBLEU and rouge_score exactly.
 
 Everything runs offline: the modules are loaded by path through
-`pipelines.metrics.load_metric`, and one subprocess proves it with the network
-disabled and the working directory elsewhere.
+`pipelines.metrics.load_metric`, and subprocesses prove it with the network
+disabled and the working directory elsewhere. The modules share their input
+checks through pipelines/metrics/references.py, which evaluate must copy into
+its modules cache with each of them.
 """
 
 import json
@@ -11,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import sacrebleu
@@ -336,6 +339,9 @@ def test_bad_inputs_raise_clear_errors(name, bleu, chrf, rouge):
 
 
 _EDIT_MARKER = '"beta": int(beta),'
+# In references.py: a bare str reference becomes a one-element list.
+_SHARED_EDIT_MARKER = "return [refs]"
+SHARED_FILE = METRIC_FILES["chrf"].with_name("references.py")
 
 
 def _load_copy(path):
@@ -344,8 +350,13 @@ def _load_copy(path):
     return evaluate.load(str(path)).compute(predictions=["a b"], references=["a b"])
 
 
+# Inputs the offline script scores with every metric.
+OFFLINE_PREDICTIONS = ["a cat sat on the mat today", ""]
+OFFLINE_REFERENCES = [["a cat sat on the mat today", "the cat sat"], ["something"]]
+
 # Runs in a fresh interpreter: network calls raise, the Hub is off, the Hub and
 # evaluate caches are empty and the working directory is not the repository.
+# It also reports the file each metric was loaded from (evaluate's copy).
 _OFFLINE_SCRIPT = textwrap.dedent(
     """
     import json
@@ -362,11 +373,12 @@ _OFFLINE_SCRIPT = textwrap.dedent(
     import evaluate
     from pipelines.metrics import load_metric
 
-    result = {}
+    result = {"module_files": {}}
     for name in ["sacrebleu", "chrf", "rouge"]:
-        result[name] = load_metric(name).compute(
-            predictions=["a cat sat on the mat today", ""],
-            references=[["a cat sat on the mat today", "the cat sat"], ["something"]],
+        metric = load_metric(name)
+        result["module_files"][name] = sys.modules[type(metric).__module__].__file__
+        result[name] = metric.compute(
+            predictions=json.loads(sys.argv[2]), references=json.loads(sys.argv[3])
         )
     result["copy"] = evaluate.load(sys.argv[1]).compute(predictions=["a b"], references=["a b"])
     print(json.dumps(result))
@@ -374,24 +386,10 @@ _OFFLINE_SCRIPT = textwrap.dedent(
 )
 
 
-def test_edited_module_is_reloaded_offline_in_this_and_another_process(tmp_path):
-    import evaluate
-
-    copy = tmp_path / "copies" / "lineage_chrf.py"
-    copy.parent.mkdir()
-    shutil.copy(METRIC_FILES["chrf"], copy)
-    original = copy.read_text(encoding="utf-8")
-    assert _EDIT_MARKER in original
-
-    # same process: load, edit the file, load again -> the edit shows
-    before = _load_copy(copy)
-    copy.write_text(original.replace(_EDIT_MARKER, _EDIT_MARKER + ' "edited": True,'), "utf-8")
-    assert _load_copy(copy)["edited"] is True
-    assert "edited" not in before
-
-    # another process sharing the modules cache, where the edited copy is now
-    # the newest: after reverting the file it must load the file as it is
-    copy.write_text(original, encoding="utf-8")
+def _run_offline_script(tmp_path, metric_path, modules_cache):
+    """Run _OFFLINE_SCRIPT from another directory with empty Hub / evaluate caches
+    (HF_HOME in `tmp_path`) and evaluate's modules cache `modules_cache`;
+    `metric_path` is the module it loads by path as "copy". Returns its result."""
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     script = tmp_path / "offline_check.py"
@@ -403,15 +401,47 @@ def test_edited_module_is_reloaded_offline_in_this_and_another_process(tmp_path)
         HF_HUB_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
         HF_HOME=str(tmp_path / "hf_home"),  # empty Hub / evaluate caches
-        HF_MODULES_CACHE=str(evaluate.config.HF_MODULES_CACHE),  # shared with this process
+        HF_MODULES_CACHE=str(modules_cache),
         PYTHONPATH="",
     )
     proc = subprocess.run(
-        [sys.executable, str(script), str(copy)],
+        [sys.executable, str(script), str(metric_path),
+         json.dumps(OFFLINE_PREDICTIONS), json.dumps(OFFLINE_REFERENCES)],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_edited_module_is_reloaded_offline_in_this_and_another_process(tmp_path):
+    import evaluate
+
+    copy = tmp_path / "copies" / "lineage_chrf.py"
+    copy.parent.mkdir()
+    shutil.copy(METRIC_FILES["chrf"], copy)
+    # the module's relative import: evaluate copies the sibling along with it
+    shared = Path(shutil.copy(SHARED_FILE, copy.parent))
+    original = copy.read_text(encoding="utf-8")
+    assert _EDIT_MARKER in original
+    shared_original = shared.read_text(encoding="utf-8")
+    assert _SHARED_EDIT_MARKER in shared_original
+
+    # same process: load, edit the file, load again -> the edit shows
+    before = _load_copy(copy)
+    copy.write_text(original.replace(_EDIT_MARKER, _EDIT_MARKER + ' "edited": True,'), "utf-8")
+    assert _load_copy(copy)["edited"] is True
+    assert "edited" not in before
+
+    # the same for the shared module: edit references.py only -> the edit shows
+    copy.write_text(original, encoding="utf-8")
+    shared.write_text(shared_original.replace(_SHARED_EDIT_MARKER, "return [refs, refs]"), "utf-8")
+    assert _load_copy(copy)["signature"].startswith("nrefs:2|")
+    assert before["signature"].startswith("nrefs:1|")
+    shared.write_text(shared_original, encoding="utf-8")
+
+    # another process sharing the modules cache, where the edited copies are now
+    # the newest: after reverting the files it must load the files as they are
+    result = _run_offline_script(tmp_path, copy, evaluate.config.HF_MODULES_CACHE)
 
     assert result["copy"] == before
     assert result["sacrebleu"]["signature"].startswith("nrefs:var|")
@@ -421,3 +451,18 @@ def test_edited_module_is_reloaded_offline_in_this_and_another_process(tmp_path)
     ).score
     assert set(result["chrf"]) == {"score", "char_order", "word_order", "beta", "signature"}
     assert set(result["rouge"]) == set(TYPES) | {"signature"}
+
+
+def test_shared_module_is_copied_into_an_empty_modules_cache(tmp_path, bleu, chrf, rouge):
+    modules_cache = tmp_path / "modules"
+    result = _run_offline_script(tmp_path, METRIC_FILES["chrf"], modules_cache)
+
+    for name, metric in {"sacrebleu": bleu, "chrf": chrf, "rouge": rouge}.items():
+        module_file = Path(result["module_files"][name])
+        # evaluate's copy of the module, with its own copy of references.py beside it
+        assert module_file.is_relative_to(modules_cache)
+        assert module_file.read_bytes() == METRIC_FILES[name].read_bytes()
+        assert (module_file.parent / "references.py").read_bytes() == SHARED_FILE.read_bytes()
+        expected = metric.compute(predictions=OFFLINE_PREDICTIONS, references=OFFLINE_REFERENCES)
+        assert result[name] == expected
+    assert result["copy"] == chrf.compute(predictions=["a b"], references=["a b"])

@@ -9,50 +9,21 @@ Lineage project cannot be imported. Their outputs must equal in-process
 """
 
 import ast
-import importlib.util
 import json
-import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+
+import isolated  # tests/isolated.py
 
 HERE = Path(__file__).resolve().parent
 COMPAT = HERE / "compat"
 REPO = HERE.parent
 
 
-def _load(name, path):
-    # tests/ is not a package: load the helpers by path, once per session.
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-toy = _load("lineage_toy_models", COMPAT / "toy_models.py")
-
-
-def isolated_python_command(script, *args):
-    """Run `script` with this interpreter but without the project on sys.path.
-
-    The editable install puts the project on sys.path through a .pth file and
-    an import hook in site-packages. `-S` skips site (and so every .pth file);
-    PYTHONPATH then gives back only the site-packages directories themselves
-    (with no .pth processing), so torch and transformers import while
-    `models` / `pipelines` do not; check_folders.py records and the tests
-    assert that.
-    """
-    site_dirs = [entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")]
-    site_dirs = list(dict.fromkeys(site_dirs + [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(PYTHONPATH=os.pathsep.join(site_dirs), PYTHONNOUSERSITE="1", HF_HUB_OFFLINE="1")
-    env.setdefault("OMP_NUM_THREADS", "1")  # tiny models: one thread is fastest
-    return [sys.executable, "-S", "-s", str(script), *map(str, args)], env
+toy = isolated.load_by_path("lineage_toy_models", COMPAT / "toy_models.py")
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +35,7 @@ def toy_folders(tmp_path_factory):
 @pytest.fixture(scope="module")
 def remote_results(toy_folders, tmp_path_factory):
     """check_folders.py's results, from a fresh process that cannot import the project."""
-    work = tmp_path_factory.mktemp("hub-user")
-    script = work / "check_folders.py"
-    script.write_bytes((COMPAT / "check_folders.py").read_bytes())
-    command, env = isolated_python_command(script, toy_folders["spec_path"], work / "result.json")
-    env["HF_HOME"] = str(work / "hf-home")  # a fresh trust_remote_code module cache
-    done = subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-5000:]
-    return json.loads((work / "result.json").read_text())
+    return isolated.run_check_folders(toy_folders["spec_path"], tmp_path_factory.mktemp("hub-user"))
 
 
 def test_isolated_process_cannot_import_project(tmp_path):
@@ -80,7 +44,7 @@ def test_isolated_process_cannot_import_project(tmp_path):
         "import importlib.util, json, transformers\n"
         "print(json.dumps({n: importlib.util.find_spec(n) is not None for n in ('models', 'pipelines')}))\n"
     )
-    command, env = isolated_python_command(probe)
+    command, env = isolated.isolated_python_command(probe)
     done = subprocess.run(command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"models": False, "pipelines": False}

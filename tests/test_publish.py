@@ -3,14 +3,12 @@ no network and no token on disk with --local-dir, refusals with clear errors, an
 published folders that load where the project cannot be imported."""
 
 import fnmatch
-import importlib.util
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import uuid
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
 
+import isolated  # tests/isolated.py
 from pipelines import publish as publishing
 from pipelines.cards import model_card, write_card
 from pipelines.publish import OFFLINE_MESSAGE, PublishError, files_to_publish, publish, run_card
@@ -27,17 +26,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
-def _load(name, path):
-    # tests/ is not a package: load the results builder of test_cards.py by path.
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-card_fixtures = _load("lineage_card_fixtures", HERE / "test_cards.py")
+# The results builder of test_cards.py.
+card_fixtures = isolated.load_by_path("lineage_card_fixtures", HERE / "test_cards.py")
 TASK = card_fixtures.TRANSLATION
 ARCHS = ("rnn", "lstm", "transformer")
 MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
@@ -369,15 +359,10 @@ def test_published_folders_load_without_the_project(run, tmp_path):
     work.mkdir()
     script = work / "load.py"
     script.write_text(LOAD_SCRIPT)
-    # -S skips site-packages' .pth files (the editable install's import hook); PYTHONPATH gives back
-    # the site-packages folders themselves, so torch and transformers import while the project does not.
-    site_dirs = [entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")]
-    site_dirs = list(dict.fromkeys(site_dirs + [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(PYTHONPATH=os.pathsep.join(site_dirs), PYTHONNOUSERSITE="1", HF_HUB_OFFLINE="1",
-               HF_HOME=str(work / "hf-home"), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-S", "-s", str(script), *outs], cwd=work, env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    # This interpreter, offline, without the project on sys.path (see tests/isolated.py).
+    command, env = isolated.isolated_python_command(script, *outs, HF_HOME=str(work / "hf-home"), OMP_NUM_THREADS="1")
+    done = subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-5000:]
     assert "Do you wish to run the custom code" not in done.stdout + done.stderr
     result = json.loads(done.stdout.split("\nRESULT ", 1)[1])

@@ -9,9 +9,11 @@ directory:
     bleu = load_metric("sacrebleu")
     bleu.compute(predictions=[...], references=[[...], ...])
 
-evaluate copies a module into its modules cache (HF_MODULES_CACHE) under a
-hash of the module's code, so an edited module is picked up by the next load,
-in the same process or another one.
+The input checks the modules share are in references.py, which each module
+imports relatively (`from .references import ...`). evaluate copies a module
+and its relative imports into its modules cache (HF_MODULES_CACHE) under a
+hash of their code, so an edited module or references.py is picked up by the
+next load, in the same process or another one.
 """
 
 from pathlib import Path

@@ -8,9 +8,10 @@ Keep one `import` per line: evaluate scans this file for its dependencies and
 misreads several modules on one line.
 """
 
-import datasets
 import evaluate
 import sacrebleu
+
+from .references import ReferenceInputs, reference_lists, reference_streams, text_features
 
 _CITATION = """\
 @inproceedings{popovic-2015-chrf,
@@ -72,57 +73,8 @@ Examples:
 """
 
 
-def _as_reference_list(refs, index):
-    """One example's references as a list of str; a bare str becomes [str]."""
-    if isinstance(refs, str):
-        return [refs]
-    try:
-        refs = list(refs)
-    except TypeError:
-        refs = None
-    if refs is None or not all(isinstance(r, str) for r in refs):
-        raise TypeError(f"references[{index}] must be a str or a list of str")
-    return refs
-
-
-def _check_predictions(predictions):
-    for index, prediction in enumerate(predictions):
-        if not isinstance(prediction, str):
-            raise TypeError(
-                f"predictions[{index}] must be a str, got {type(prediction).__name__}"
-            )
-
-
-def _reference_lists(predictions, references):
-    """Per-example lists of reference strings, checked."""
-    if len(predictions) != len(references):
-        raise ValueError(
-            f"got {len(predictions)} predictions but {len(references)} reference entries"
-        )
-    if not predictions:
-        raise ValueError("no predictions to score")
-    ref_lists = [_as_reference_list(refs, index) for index, refs in enumerate(references)]
-    for index, refs in enumerate(ref_lists):
-        if not refs:
-            raise ValueError(f"example {index} has no reference")
-    return ref_lists
-
-
-def _reference_streams(ref_lists):
-    """Transpose per-example reference lists into sacreBLEU's reference streams.
-
-    Stream k holds the k-th reference of every example. Examples with fewer
-    references get None in the later streams, which sacreBLEU skips.
-    """
-    width = max(len(refs) for refs in ref_lists)
-    return [
-        [refs[k] if k < len(refs) else None for refs in ref_lists]
-        for k in range(width)
-    ]
-
-
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
-class LineageChrf(evaluate.Metric):
+class LineageChrf(ReferenceInputs, evaluate.Metric):
     """sacreBLEU corpus chrF / chrF++ with its signature."""
 
     def _info(self):
@@ -136,35 +88,8 @@ class LineageChrf(evaluate.Metric):
                 "https://aclanthology.org/W15-3049/",
                 "https://aclanthology.org/W17-4770/",
             ],
-            # A plain str reference is made a one-element list by add/add_batch
-            # below, so one format serves one and several references.
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Sequence(datasets.Value("string")),
-                }
-            ),
+            features=text_features(),
         )
-
-    # Each row's references may be a str or a list of str. Every row is made a
-    # list of str here, before evaluate encodes it: evaluate type-checks only
-    # the first row of a batch and would silently split a later str reference
-    # into a list of characters.
-    def add_batch(self, *, predictions=None, references=None, **kwargs):
-        """Add a batch of predictions and references (see below)."""
-        if predictions is not None:
-            _check_predictions(predictions)
-        if references is not None:
-            references = [_as_reference_list(r, i) for i, r in enumerate(references)]
-        super().add_batch(predictions=predictions, references=references, **kwargs)
-
-    def add(self, *, prediction=None, reference=None, **kwargs):
-        """Add one prediction and its reference(s) (see below)."""
-        if prediction is not None:
-            _check_predictions([prediction])
-        if reference is not None:
-            reference = _as_reference_list(reference, 0)
-        super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _compute(
         self,
@@ -177,7 +102,7 @@ class LineageChrf(evaluate.Metric):
         whitespace=False,
         eps_smoothing=False,
     ):
-        streams = _reference_streams(_reference_lists(predictions, references))
+        streams = reference_streams(reference_lists(predictions, references))
         chrf = sacrebleu.CHRF(
             char_order=char_order,
             word_order=word_order,

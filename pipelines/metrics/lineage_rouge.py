@@ -34,9 +34,10 @@ misreads several modules on one line.
 import re
 from importlib import metadata
 
-import datasets
 import evaluate
 from rouge_score import rouge_scorer
+
+from .references import ReferenceInputs, reference_lists, text_features
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -96,44 +97,8 @@ def one_sentence_per_line(text):
     return "\n".join(sentences)
 
 
-def _as_reference_list(refs, index):
-    """One example's references as a list of str; a bare str becomes [str]."""
-    if isinstance(refs, str):
-        return [refs]
-    try:
-        refs = list(refs)
-    except TypeError:
-        refs = None
-    if refs is None or not all(isinstance(r, str) for r in refs):
-        raise TypeError(f"references[{index}] must be a str or a list of str")
-    return refs
-
-
-def _check_predictions(predictions):
-    for index, prediction in enumerate(predictions):
-        if not isinstance(prediction, str):
-            raise TypeError(
-                f"predictions[{index}] must be a str, got {type(prediction).__name__}"
-            )
-
-
-def _reference_lists(predictions, references):
-    """Per-example lists of reference strings, checked."""
-    if len(predictions) != len(references):
-        raise ValueError(
-            f"got {len(predictions)} predictions but {len(references)} reference entries"
-        )
-    if not predictions:
-        raise ValueError("no predictions to score")
-    ref_lists = [_as_reference_list(refs, index) for index, refs in enumerate(references)]
-    for index, refs in enumerate(ref_lists):
-        if not refs:
-            raise ValueError(f"example {index} has no reference")
-    return ref_lists
-
-
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
-class LineageRouge(evaluate.Metric):
+class LineageRouge(ReferenceInputs, evaluate.Metric):
     """rouge_score ROUGE-1/2/L/Lsum, best reference per example, mean over examples."""
 
     def _info(self):
@@ -144,35 +109,8 @@ class LineageRouge(evaluate.Metric):
             homepage="https://github.com/google-research/google-research/tree/master/rouge",
             codebase_urls=["https://github.com/google-research/google-research/tree/master/rouge"],
             reference_urls=["https://aclanthology.org/W04-1013/"],
-            # A plain str reference is made a one-element list by add/add_batch
-            # below, so one format serves one and several references.
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Sequence(datasets.Value("string")),
-                }
-            ),
+            features=text_features(),
         )
-
-    # Each row's references may be a str or a list of str. Every row is made a
-    # list of str here, before evaluate encodes it: evaluate type-checks only
-    # the first row of a batch and would silently split a later str reference
-    # into a list of characters.
-    def add_batch(self, *, predictions=None, references=None, **kwargs):
-        """Add a batch of predictions and references (see below)."""
-        if predictions is not None:
-            _check_predictions(predictions)
-        if references is not None:
-            references = [_as_reference_list(r, i) for i, r in enumerate(references)]
-        super().add_batch(predictions=predictions, references=references, **kwargs)
-
-    def add(self, *, prediction=None, reference=None, **kwargs):
-        """Add one prediction and its reference(s) (see below)."""
-        if prediction is not None:
-            _check_predictions([prediction])
-        if reference is not None:
-            reference = _as_reference_list(reference, 0)
-        super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _compute(
         self,
@@ -183,7 +121,7 @@ class LineageRouge(evaluate.Metric):
         split_sentences=True,
     ):
         rouge_types = list(rouge_types)
-        ref_lists = _reference_lists(predictions, references)
+        ref_lists = reference_lists(predictions, references)
         prepare = one_sentence_per_line if split_sentences else str
         scorer = rouge_scorer.RougeScorer(rouge_types, use_stemmer=use_stemmer)
 
