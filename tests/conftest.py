@@ -55,3 +55,13 @@ def multi30k_tokenizer(multi30k_splits):
 @pytest.fixture(scope="session")
 def multi30k_tokenized(multi30k_splits, multi30k_tokenizer, multi30k_task):
     return tokenize_split(multi30k_splits["train"], multi30k_tokenizer, multi30k_task)
+
+
+@pytest.fixture(scope="session")
+def toy_folders(tmp_path_factory):
+    """The three trained toy model folders (tests/compat/toy_models.py) and the outputs
+    in-process generate gives; shared by the pipeline and transformers-4.57 tests."""
+    import isolated
+
+    toy = isolated.load_by_path("lineage_toy_models", ROOT / "tests" / "compat" / "toy_models.py")
+    return toy.build_toy_folders(tmp_path_factory.mktemp("folders"))

@@ -36,11 +36,6 @@ toy = isolated.load_by_path("lineage_toy_models", COMPAT / "toy_models.py")
 
 
 @pytest.fixture(scope="module")
-def toy_folders(tmp_path_factory):
-    return toy.build_toy_folders(tmp_path_factory.mktemp("folders"))
-
-
-@pytest.fixture(scope="module")
 def t4_results(toy_folders, tmp_path_factory):
     python = Path(T4_PYTHON)
     assert python.exists(), f"LINEAGE_T4_PYTHON={T4_PYTHON} does not exist"

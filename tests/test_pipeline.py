@@ -27,12 +27,6 @@ toy = isolated.load_by_path("lineage_toy_models", COMPAT / "toy_models.py")
 
 
 @pytest.fixture(scope="module")
-def toy_folders(tmp_path_factory):
-    """The three trained toy folders and the outputs in-process generate gives."""
-    return toy.build_toy_folders(tmp_path_factory.mktemp("folders"))
-
-
-@pytest.fixture(scope="module")
 def remote_results(toy_folders, tmp_path_factory):
     """check_folders.py's results, from a fresh process that cannot import the project."""
     return isolated.run_check_folders(toy_folders["spec_path"], tmp_path_factory.mktemp("hub-user"))

@@ -1,0 +1,143 @@
+"""The speed benchmark (benchmarks/speed.py): FLOP counts and the result document.
+
+Speed itself is never asserted: these tests run the benchmark at the tiny
+size with two lengths and one step, and check what it writes.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import speed  # noqa: E402
+from benchmarks.flops import forward_flops, training_flops_per_target_token  # noqa: E402
+from models.recurrent.configuration_recurrent import LSTMConfig, RNNConfig  # noqa: E402
+from models.transformer import transformer_config  # noqa: E402
+
+IDS = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
+
+
+@pytest.mark.parametrize("name", list(speed.MODELS))
+def test_analytic_flops_match_torch_flop_counter(name):
+    """Forward and training counts equal what FlopCounterMode sees on the real model (the tiny size)."""
+    model = speed.build(name, "tiny", max_length=16, vocab_size=300)
+    check = speed.flops_check(model, batch_size=2, length=12)
+    assert check["analytic_forward"] == check["counted_forward"]
+    # Backward = 2 x forward, except for a few products whose input gradient is not needed.
+    assert check["ratio_training"] == pytest.approx(1.0, rel=0.005)
+
+
+def test_recurrent_flops_scale_with_gates():
+    sizes = dict(vocab_size=500, embedding_size=48, hidden_size=64, encoder_layers=2, decoder_layers=2, **IDS)
+    for attention in ("none", "luong-general", "bahdanau"):
+        rnn = forward_flops(RNNConfig(attention=attention, **sizes), 20, 20)
+        gru = forward_flops(RNNConfig(cell="gru", attention=attention, **sizes), 20, 20)
+        lstm = forward_flops(LSTMConfig(attention=attention, **sizes), 20, 20)
+        for part in ("encoder_recurrent", "decoder_recurrent"):
+            assert lstm[part] == 4 * rnn[part] > 0
+            assert gru[part] == 3 * rnn[part]
+        for part in ("attention", "pre_output", "lm_head"):  # the same outside the cells
+            assert lstm[part] == rnn[part] == gru[part]
+    # Without attention, a recurrent model's per-token work does not depend on the source length.
+    config = LSTMConfig(attention="none", **sizes)
+    short, long = forward_flops(config, 10, 10), forward_flops(config, 100, 100)
+    assert long["encoder_recurrent"] + long["decoder_recurrent"] == 10 * (
+        short["encoder_recurrent"] + short["decoder_recurrent"]
+    )
+    assert long["attention"] == short["attention"] == 0
+
+
+def test_transformer_flops_grow_with_length_through_attention():
+    d, encoder_layers, decoder_layers = 64, 2, 3
+    config = transformer_config(
+        vocab_size=500, max_position=512, d_model=d, encoder_layers=encoder_layers, decoder_layers=decoder_layers,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, **IDS,
+    )
+    per_token = {length: training_flops_per_target_token(config, length) for length in (16, 32, 64)}
+    assert per_token[16] < per_token[32] < per_token[64]
+    # Only the attention scores grow: 3 x 4 d (encoder layers + 2 decoder layers) per token of length.
+    slope = 3 * 4 * d * (encoder_layers + 2 * decoder_layers)
+    assert per_token[32] - per_token[16] == slope * 16
+    assert per_token[64] - per_token[32] == slope * 32
+    parts_16, parts_64 = forward_flops(config, 16, 16), forward_flops(config, 64, 64)
+    assert parts_64["encoder_projections"] == 4 * parts_16["encoder_projections"]
+    assert parts_64["encoder_attention"] == 16 * parts_16["encoder_attention"]
+
+
+def positive(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_benchmark_writes_json_and_plot(tmp_path, capsys):
+    args = [
+        "--sizes", "tiny", "--lengths", "8,16", "--batch-tokens", "128", "--warmup-steps", "1", "--steps", "1",
+        "--min-steps", "1", "--decode-batch", "2", "--beams", "2", "--cache-ratio-length", "16",
+        "--uncached-max-length", "8", "--decode-max-seconds", "1000", "--decode-repeats", "1", "--output-dir", str(tmp_path),
+    ]
+    assert speed.main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    json_path, plot_path = Path(printed["result_path"]), Path(printed["plot_path"])
+    assert json_path.parent == tmp_path and json_path.name.endswith(f"-{printed['date']}.json")
+    assert json.loads(json_path.read_text()) == printed
+    assert plot_path.name == json_path.stem + "-throughput.png"
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("*.tmp"))
+
+    result = printed
+    assert positive(result["total_seconds"])
+    environment = result["environment"]
+    for key in ("torch", "transformers", "accelerate", "cpu_model", "device", "precision", "hostname"):
+        assert environment[key], key
+    assert environment["torch"] == torch.__version__
+    assert positive(environment["torch_threads"]) and environment["device"] == "cpu"
+    assert environment["precision"] == "fp32"
+    for key in ("training", "decoding", "memory_cpu", "flops", "ceiling"):
+        assert result["methods"][key]
+    assert positive(result["ceiling"]["gflops_median"]) and result["ceiling"]["dtype"] == "float32"
+
+    names = [f"tiny/{name}" for name in speed.MODELS]
+    assert sorted(result["models"]) == sorted(names)
+    for info in result["models"].values():
+        assert positive(info["parameters"]) and positive(info["non_embedding_parameters"])
+        assert all(positive(v) for v in info["flops_per_target_token"].values())
+        assert info["flops_check"]["ratio_training"] == pytest.approx(1.0, rel=0.005)
+
+    assert len(result["training"]) == len(names) * 2
+    for row in result["training"]:
+        assert row["batch_size"] == 128 // row["length"]
+        for key in ("tokens_per_second", "median_step_seconds", "training_flops_per_target_token",
+                    "achieved_gflops", "fraction_of_ceiling"):
+            assert positive(row[key]), (row["model"], key)
+        assert len(row["step_seconds"]) == 1 and len(row["warmup_seconds"]) == 1
+        assert positive(row["memory"]["peak_rss_mb"]) and row["memory"]["training_delta_mb"] >= 0
+    assert sorted(result["summary"]["training_tokens_per_second"]) == sorted(names)
+
+    settings = {(row["num_beams"], row["batch_size"], row["use_cache"]) for row in result["decoding"]}
+    assert settings == {(beams, batch, cache) for beams in (1, 2) for batch in (1, 2) for cache in (True, False)}
+    for row in result["decoding"]:
+        if row.get("skipped"):
+            assert row["sentences_per_second"] is None
+            assert not row["use_cache"] and row["length"] > 8  # only the uncached cap applies here
+        else:
+            assert positive(row["sentences_per_second"]) and positive(row["tokens_per_second"])
+            assert row["new_tokens"] == row["length"]
+    # The cached / uncached comparison runs for every model, beyond the uncached cap.
+    assert sorted(result["cache_speedup"]) == sorted(names)
+    for speedup in result["cache_speedup"].values():
+        assert speedup["length"] == 16 and positive(speedup["ratio"])
+        assert isinstance(speedup["at_least_3x"], bool)
+
+
+def test_decoding_time_prediction():
+    # One point: linear growth with the cache, quadratic without.
+    assert speed.predicted_seconds([(16, 1.0)], 32, use_cache=True) == pytest.approx(2.0)
+    assert speed.predicted_seconds([(16, 1.0)], 32, use_cache=False) == pytest.approx(4.0)
+    # Two points: their own exponent (here 3), never below linear.
+    assert speed.predicted_seconds([(16, 1.0), (32, 8.0)], 64, use_cache=True) == pytest.approx(64.0)
+    assert speed.predicted_seconds([(16, 1.0), (32, 1.0)], 64, use_cache=False) == pytest.approx(2.0)
