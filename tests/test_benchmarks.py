@@ -99,7 +99,11 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
     assert environment["precision"] == "fp32"
     for key in ("training", "decoding", "memory_cpu", "flops", "ceiling"):
         assert result["methods"][key]
-    assert positive(result["ceiling"]["gflops_median"]) and result["ceiling"]["dtype"] == "float32"
+    ceiling = result["ceiling"]
+    assert positive(ceiling["gflops_median"]) and ceiling["dtype"] == "float32"
+    assert ceiling["gflops_median"] == max(
+        ceiling["gflops_median_at_start"], ceiling["gflops_median_after_training"]
+    )
 
     names = [f"tiny/{name}" for name in speed.MODELS]
     assert sorted(result["models"]) == sorted(names)
@@ -115,8 +119,11 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
                     "achieved_gflops", "fraction_of_ceiling"):
             assert positive(row[key]), (row["model"], key)
         assert len(row["step_seconds"]) == 1 and len(row["warmup_seconds"]) == 1
+        assert positive(row["cpu_share"]) and row["load_average_1min"] >= 0
         assert positive(row["memory"]["peak_rss_mb"]) and row["memory"]["training_delta_mb"] >= 0
     assert sorted(result["summary"]["training_tokens_per_second"]) == sorted(names)
+    for growth in result["summary"]["training_throughput_longest_vs_shortest"].values():
+        assert (growth["from_length"], growth["to_length"]) == (8, 16) and positive(growth["tokens_per_second_ratio"])
 
     settings = {(row["num_beams"], row["batch_size"], row["use_cache"]) for row in result["decoding"]}
     assert settings == {(beams, batch, cache) for beams in (1, 2) for batch in (1, 2) for cache in (True, False)}
