@@ -24,13 +24,14 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 
 import psutil
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list, gather_object, set_seed
+from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list, gather_object, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -101,6 +102,7 @@ class TrainConfig:
     resume_from: str | None = field(default=None, metadata={"help": "continue from this checkpoint folder"})
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on capable GPUs) | no | bf16 | fp16"})
     log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
+    ddp_timeout: int = field(default=1800, metadata={"help": "seconds a process waits for the others before failing"})
 
     def resolved(self) -> "TrainConfig":
         """A copy with every unset value filled from the preset."""
@@ -189,6 +191,8 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with=trackers or None,
         project_dir=config.output_dir,
+        # A rank that dies or stalls makes the others fail with a stack trace instead of waiting forever.
+        kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.ddp_timeout))],
     )
 
 
@@ -371,14 +375,18 @@ def train(config: TrainConfig) -> dict:
     set_seed(config.seed)
     task = config.task_spec()
 
-    splits = load_splits(task, ("train", "validation"))
-    train_split = splits["train"]
-    if config.train_samples:
-        train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
+    # Rank 0 first: it writes the datasets cache files that the other ranks then read, instead
+    # of every rank writing the same files at once.
+    with accelerator.main_process_first():
+        splits = load_splits(task, ("train", "validation"))
+        train_split = splits["train"]
+        if config.train_samples:
+            train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
     texts = training_texts(task, train_split)
     tokenizer = obtain_tokenizer(config, texts, out, accelerator)
-    train_data = tokenize_split(train_split, tokenizer, task)
-    validation_data = tokenize_split(splits["validation"], tokenizer, task)
+    with accelerator.main_process_first():
+        train_data = tokenize_split(train_split, tokenizer, task)
+        validation_data = tokenize_split(splits["validation"], tokenizer, task)
 
     model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
     model.generation_config.update(**task.generation)

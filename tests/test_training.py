@@ -38,11 +38,20 @@ def run_script(flags: list[str], launcher: list[str] | None = None, **env) -> su
     """scripts/train.py in a subprocess (optionally under a launcher such as accelerate launch)."""
     command = [*(launcher or [sys.executable]), str(ROOT / "scripts" / "train.py"), *flags]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A session of its own, so a hung run can be killed with every process it started.
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
-def finish(process: subprocess.Popen) -> str:
-    output, _ = process.communicate(timeout=600)
+def finish(process: subprocess.Popen, timeout: int = 400) -> str:
+    """The run's output once it exits 0; on a hang, kill it and fail with what it printed last."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"run still going after {timeout} s; its last output:\n{output[-4000:]}")
     assert process.returncode == 0, output[-3000:]
     return output
 
@@ -68,11 +77,11 @@ def free_port() -> int:
 
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
     """Rank r takes batches r::2; one process accumulating 2 batches sees the same pairs."""
-    common = dict(arch="lstm", max_steps=12, eval_every=12, save_every=12, seed=3)
+    common = dict(arch="lstm", max_steps=12, eval_every=12, save_every=12, seed=3, ddp_timeout=120)
     launcher = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(free_port()),
+        "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()),
     ]
     # accelerate 1.15 runs ONE process for `--cpu --num_processes 2`; this is the working CPU DDP recipe.
     finish(run_script(tiny_flags(tmp_path / "ddp", **common), launcher, ACCELERATE_USE_CPU="1"))
