@@ -39,6 +39,7 @@ compat: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/speed.py $(ARGS)
+	$(VENV)/bin/python benchmarks/fast_paths.py
 
 clean:
 	rm -rf $(VENV) $(T4_VENV) .pytest_cache

@@ -335,9 +335,9 @@ def measure_training(job: dict) -> dict:
     seconds (stop adding timed steps after this much, once min_steps are done),
     vocab_size, device.
     """
-    from pipelines.training import configure_threads
+    from pipelines.training import configure_cpu
 
-    configure_threads()
+    configure_cpu()
     device = torch.device(job["device"])
     length = job["length"]
     batch_size = max(1, job["batch_tokens"] // length)
@@ -642,10 +642,10 @@ def write_results(result: dict, output_dir: Path) -> tuple[Path, Path]:
 
 def run(args) -> dict:
     """Run every part of the benchmark that `args` asks for; returns the result document."""
-    from pipelines.training import configure_threads
+    from pipelines.training import configure_cpu
 
     started, seconds = time.perf_counter(), {}
-    configure_threads()
+    configure_cpu()
     device = pick_device(args.device)
     sizes = args.sizes.split(",") if args.sizes else (["demo", "full"] if device.type == "cuda" else ["demo"])
     if args.warmup_steps is None:

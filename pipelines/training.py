@@ -168,12 +168,19 @@ class TrainState:
 # ---------------------------------------------------------------- setup
 
 
-def configure_threads() -> None:
-    """One intra-op thread per physical core of this process's share of the machine.
+def configure_cpu() -> None:
+    """Threads and float mode for CPU work; `train()` calls it before any torch operation.
 
-    `accelerate launch` sets OMP_NUM_THREADS itself; respect it. Otherwise
-    hyper-threads only add contention to matrix kernels.
+    - One intra-op thread per physical core of this process's share of the
+      machine: hyper-threads only add contention to matrix kernels.
+      `accelerate launch` sets OMP_NUM_THREADS itself; respect it.
+    - Denormal floats flushed to zero: a trained tanh RNN's backward pass
+      through time is full of them (vanishing gradients), and CPUs compute on
+      them slowly: its training steps took twice as long as a fresh model's
+      (benchmarks/fast_paths.py, "denormals"). Worker threads inherit the mode
+      when they start, so it is set before torch's thread pool exists.
     """
+    torch.set_flush_denormal(True)
     if "OMP_NUM_THREADS" in os.environ:
         return
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
@@ -368,7 +375,7 @@ def validation_metric(model, tokenizer, task: TaskSpec, sources: list[str], refe
 def train(config: TrainConfig) -> dict:
     """Train one model; returns (and writes to train_result.json) the run summary."""
     config = config.resolved()
-    configure_threads()
+    configure_cpu()
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     accelerator = make_accelerator(config)
@@ -520,7 +527,11 @@ def train(config: TrainConfig) -> dict:
     }
     if accelerator.is_main_process:
         write_json(out / "train_result.json", result)
-    accelerator.end_training()
+    # Every rank tears the process group down at the same moment: a rank still in its teardown
+    # when rank 0 (the rendezvous store's host) has exited waits forever (1 run in 4 of the
+    # 2-process CPU test hung after writing its results).
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # also destroys the process group
     return result
 
 

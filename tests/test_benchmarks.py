@@ -148,3 +148,23 @@ def test_decoding_time_prediction():
     # Two points: their own exponent (here 3), never below linear.
     assert speed.predicted_seconds([(16, 1.0), (32, 8.0)], 64, use_cache=True) == pytest.approx(64.0)
     assert speed.predicted_seconds([(16, 1.0), (32, 1.0)], 64, use_cache=False) == pytest.approx(2.0)
+
+
+def test_fast_paths_time_each_path_with_and_without_it():
+    """benchmarks/fast_paths.py at the tiny size: both variants measured, the ratio reported,
+    and length bucketing really cuts the padding of random batches."""
+    from benchmarks import fast_paths
+
+    (fused,) = fast_paths.fused_decoder(lengths=(8,), batch_tokens=64, steps=1, size="tiny")
+    threads = fast_paths.threads(length=8, batch_tokens=64, steps=1, size="tiny")
+    inference = fast_paths.inference_mode(length=4, batch_size=2, size="tiny")
+    for row in (fused, inference):
+        assert positive(row["with"]) and positive(row["without"])
+        assert row["speedup"] == pytest.approx(row["with"] / row["without"])
+    by_threads = threads["tokens_per_second_by_threads"]
+    assert {1, threads["physical_cores"], 2 * threads["physical_cores"]} == set(by_threads)
+    assert threads["speedup_vs_one_thread"] == pytest.approx(by_threads[threads["physical_cores"]] / by_threads[1])
+
+    bucketing = fast_paths.length_bucketing(batch_tokens=512, steps=1, size="tiny", train_samples=2000)
+    assert bucketing["with"]["padding_fraction"] < 0.15 < bucketing["without"]["padding_fraction"]
+    assert bucketing["with"]["batches_per_epoch"] < bucketing["without"]["batches_per_epoch"]

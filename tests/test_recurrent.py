@@ -210,6 +210,21 @@ def test_cached_decoding_equals_uncached(toy, arch, attention, feed):
     _assert_same_generation(model, input_ids, attention_mask, do_sample=True, top_k=5)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_per_step_loop_computes_the_fused_decoder(toy, arch):
+    """The per-step loop (Bahdanau's and input feeding's path) gives the fused decoder's
+    logits where both apply, over two decoder layers: the fused path is a pure speed-up."""
+    input_ids, attention_mask, labels, _ = toy
+    model = make_model(arch, attention="luong-general", decoder_layers=2).eval()
+    inputs = dict(input_ids=input_ids, attention_mask=attention_mask,
+                  decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels))
+    with torch.no_grad():
+        fused = model(**inputs).logits
+        model.decoder.stepwise = True
+        looped = model(**inputs).logits
+    torch.testing.assert_close(looped, fused, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("arch,attention,feed", CASES, ids=CASE_IDS)
 def test_state_continues_decoding(toy, arch, attention, feed):
     """Logits of a whole target equal those of a prefix followed by the rest from the returned state."""

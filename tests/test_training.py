@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -38,19 +39,19 @@ def run_script(flags: list[str], launcher: list[str] | None = None, **env) -> su
     """scripts/train.py in a subprocess (optionally under a launcher such as accelerate launch)."""
     command = [*(launcher or [sys.executable]), str(ROOT / "scripts" / "train.py"), *flags]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    # A session of its own, so a hung run can be killed with every process it started.
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def finish(process: subprocess.Popen, timeout: int = 400) -> str:
+def finish(process: subprocess.Popen, timeout: int = 300) -> str:
     """The run's output once it exits 0; on a hang, kill it and fail with what it printed last."""
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
+        # The launcher's workers run in sessions of their own and hold the output pipe open:
+        # kill every descendant, not just the launcher's process group.
+        for child in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+            child.kill()
+        output, _ = process.communicate(timeout=30)
         pytest.fail(f"run still going after {timeout} s; its last output:\n{output[-4000:]}")
     assert process.returncode == 0, output[-3000:]
     return output

@@ -40,8 +40,6 @@ from .configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
 RECURRENT_UNITS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 # transformers 5.24 renamed the outputs' `past_key_values` to `cache`; earlier releases read the old name.
 STATE_FIELD = "cache" if "cache" in Seq2SeqLMOutput.__dataclass_fields__ else "past_key_values"
-# The same units' one-step kernels (see `RecurrentDecoder._one_step`).
-CELL_KERNELS = {"rnn": torch.rnn_tanh_cell, "gru": torch.gru_cell, "lstm": torch.lstm_cell}
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -309,8 +307,7 @@ class RecurrentDecoder(nn.Module):
         inputs = self.embedding_dropout(embeds)
 
         if not self.stepwise:
-            run = self._one_step if inputs.shape[1] == 1 else self.rnn
-            outputs, rnn_state = run(inputs, rnn_state)
+            outputs, rnn_state = self.rnn(inputs, rnn_state)
             if self.attention is None:
                 features, weights = outputs, None
             else:
@@ -328,7 +325,7 @@ class RecurrentDecoder(nn.Module):
                     parts.append(context)
                 if self.input_feeding:
                     parts.append(feed.unsqueeze(1))
-                output, rnn_state = self._one_step(torch.cat(parts, dim=-1), rnn_state)
+                output, rnn_state = self.rnn(torch.cat(parts, dim=-1), rnn_state)
                 if not self.bahdanau:  # Luong with input feeding
                     context, step_weights = self.attention(output, keys, memory, mask)
                     step_attentional = torch.tanh(self.output_projection(torch.cat([context, output], dim=-1)))
@@ -351,27 +348,6 @@ class RecurrentDecoder(nn.Module):
         if self.bahdanau:
             new_state.append(keys)
         return self.output_dropout(attentional), tuple(new_state), weights, outputs
-
-    def _one_step(self, inputs: torch.Tensor, rnn_state):
-        """`self.rnn` over a single time step (inputs (batch, 1, features)), layer by layer
-        with the cell kernels: for one step they skip the sequence kernel's setup, which
-        costs more than the step itself on a CPU (LSTM, batch 1: 0.78 -> 0.27 ms)."""
-        layer_input = inputs[:, 0]
-        hidden, cell = rnn_state if self.is_lstm else (rnn_state, None)
-        hiddens, cells = [], []
-        for layer in range(self.rnn.num_layers):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if self.is_lstm:
-                layer_hidden, layer_cell = torch.lstm_cell(layer_input, (hidden[layer], cell[layer]), *weights)
-                cells.append(layer_cell)
-            else:
-                layer_hidden = CELL_KERNELS[self.config.cell](layer_input, hidden[layer], *weights)
-            hiddens.append(layer_hidden)
-            # nn.RNN's dropout: on every layer's output but the last.
-            last = layer == self.rnn.num_layers - 1
-            layer_input = layer_hidden if last else F.dropout(layer_hidden, self.rnn.dropout, self.training)
-        new_state = (torch.stack(hiddens), torch.stack(cells)) if self.is_lstm else torch.stack(hiddens)
-        return layer_input.unsqueeze(1), new_state
 
     def _to_rnn(self, state: list[torch.Tensor]):
         # batch-first (batch, layers, hidden) -> what nn.RNN/GRU/LSTM take: (layers, batch, hidden)

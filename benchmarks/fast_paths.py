@@ -1,0 +1,213 @@
+"""Before/after figures for the fast paths: each one timed with and without it, in one run.
+
+    make bench                                   # speed.py, then this
+    .venv/bin/python benchmarks/fast_paths.py    # this alone (about 3 minutes on 2 CPU cores)
+
+Writes `benchmarks/results/<hostname>-<YYYY-MM-DD>-fast-paths.json`. Every
+entry holds the two measurements ("with" the fast path, "without" it) and
+`speedup` = with / without in the entry's unit (tokens/s or sentences/s):
+
+- fused_decoder: LSTM + Luong attention training, one fused nn.LSTM call and
+  batched attention over all target positions, vs the per-step decoder loop
+  computing the same function (the loop that Bahdanau attention needs).
+- length_bucketing: Multi30k de-en training batches sorted by length within
+  pools of 10k examples vs random batches under the same token budget:
+  padding fraction and real (non-padding) target tokens/s.
+- threads: training with one thread per physical core vs one thread and vs
+  twice as many (oversubscribed).
+- inference_mode: batched beam-5 decoding under torch.inference_mode vs torch.no_grad.
+- denormals (with --trained-model): training steps of a trained model on real
+  Multi30k batches with denormal floats flushed to zero vs computed (one
+  thread, where the mode can be switched within a process). Fresh models have
+  none; a trained RNN's backward pass is full of them.
+
+Models are the `demo` sizes with the training loop's step (speed.training_step).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __name__ == "__main__" and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.speed import RESULTS_DIR, build, environment, random_batch, time_generate, training_step  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def training_speed(model, batches: list[dict], warmup: int = 1) -> float:
+    """Real (non-padding) target tokens per second over training steps on `batches` (after `warmup` untimed)."""
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    for batch in batches[:warmup]:
+        training_step(model, batch, optimizer, CPU)
+    start = time.perf_counter()
+    for batch in batches[warmup:]:
+        training_step(model, batch, optimizer, CPU)
+    seconds = time.perf_counter() - start
+    return sum(int((b["labels"] != -100).sum()) for b in batches[warmup:]) / seconds
+
+
+def synthetic_batches(model, length: int, batch_tokens: int, count: int) -> list[dict]:
+    return [random_batch(max(1, batch_tokens // length), length, model.config.vocab_size, model, CPU, seed=i)
+            for i in range(count)]
+
+
+def compared(with_value: float, without_value: float, unit: str, **setting) -> dict:
+    return {**setting, "unit": unit, "with": with_value, "without": without_value, "speedup": with_value / without_value}
+
+
+def fused_decoder(lengths=(32, 64), batch_tokens: int = 4096, steps: int = 4, size: str = "demo") -> list[dict]:
+    rows = []
+    for length in lengths:
+        model = build("lstm-luong-general", size, length)
+        batches = synthetic_batches(model, length, batch_tokens, steps + 1)
+        fused = training_speed(model, batches)
+        model.decoder.stepwise = True  # the loop path; for Luong without input feeding it computes the same
+        loop = training_speed(model, batches)
+        rows.append(compared(fused, loop, "target tokens/s", model="lstm-luong-general", length=length))
+    return rows
+
+
+def length_bucketing(batch_tokens: int = 4096, steps: int = 12, size: str = "demo", train_samples: int | None = None) -> dict:
+    from pipelines.data import Seq2SeqCollator, TokenBatchSampler, load_splits, padding_fraction, tokenize_split
+    from pipelines.tasks import get_task
+    from pipelines.tokenizer import train_tokenizer
+
+    task = get_task("multi30k")
+    train = load_splits(task, ("train",))["train"]
+    train = train.select(range(min(train_samples or len(train), len(train))))
+    tokenizer = train_tokenizer(list(train[task.source_column]) + list(train[task.target_column]), 4000)
+    data = tokenize_split(train, tokenizer, task)
+    sources, targets = list(data["input_ids"]), list(data["labels"])
+    source_lengths, target_lengths = [len(s) for s in sources], [len(t) for t in targets]
+    model = build("lstm-luong-general", size, 128, vocab_size=len(tokenizer))
+    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    result = {}
+    sampler = TokenBatchSampler(source_lengths, target_lengths, batch_tokens)
+    random_order = np.random.default_rng(0).permutation(len(sources))
+    # Without: the shuffled examples cut into batches under the same budget, unsorted.
+    for variant, batches in (("with", sampler.all_batches(0)), ("without", sampler._cut(random_order))):
+        tensors = [collate([{"input_ids": sources[i], "labels": targets[i]} for i in b]) for b in batches[: steps + 1]]
+        result[variant] = {
+            "batches_per_epoch": len(batches),
+            "padding_fraction": padding_fraction(batches, source_lengths, target_lengths),
+            "real_target_tokens_per_second": training_speed(model, tensors),
+        }
+    return {"unit": "real target tokens/s", "model": "lstm-luong-general", "batch_tokens": batch_tokens, **result,
+            "speedup": result["with"]["real_target_tokens_per_second"]
+            / result["without"]["real_target_tokens_per_second"]}
+
+
+def threads(length: int = 32, batch_tokens: int = 4096, steps: int = 3, size: str = "demo") -> dict:
+    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    model = build("transformer", size, length)
+    batches = synthetic_batches(model, length, batch_tokens, steps + 1)
+    previous = torch.get_num_threads()
+    speeds = {}
+    for count in sorted({1, physical, 2 * physical}):
+        torch.set_num_threads(count)
+        speeds[count] = training_speed(model, batches)
+    torch.set_num_threads(previous)
+    return {"unit": "target tokens/s", "model": "transformer", "length": length, "physical_cores": physical,
+            "tokens_per_second_by_threads": speeds,
+            "speedup_vs_one_thread": speeds[physical] / speeds[1],
+            "speedup_vs_oversubscribed": speeds[physical] / speeds[2 * physical]}
+
+
+def inference_mode(length: int = 32, batch_size: int = 16, size: str = "demo") -> dict:
+    model = build("transformer", size, length).eval()
+    ids = torch.randint(4, model.config.vocab_size, (batch_size, length), generator=torch.Generator().manual_seed(0))
+    kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=5, max_new_tokens=length,
+                  min_new_tokens=length)
+    speeds = {}
+    for variant, context in (("with", torch.inference_mode), ("without", torch.no_grad)):
+        seconds = []
+        for _ in range(3):
+            with context():
+                start = time.perf_counter()
+                model.generate(**kwargs)
+                seconds.append(time.perf_counter() - start)
+        speeds[variant] = batch_size / statistics.median(seconds)
+    return compared(speeds["with"], speeds["without"], "sentences/s", model="transformer",
+                    setting=f"beam 5, batch {batch_size}, {length} new tokens")
+
+
+def denormals(model_dir: Path, batch_tokens: int = 4096, steps: int = 5) -> dict:
+    from transformers import AutoModelForSeq2SeqLM
+
+    from pipelines.data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
+    from pipelines.tasks import get_task
+    from pipelines.tokenizer import load_tokenizer
+
+    tokenizer, model = load_tokenizer(model_dir), AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+    task = get_task("multi30k")
+    data = tokenize_split(load_splits(task, ("train",))["train"].select(range(3000)), tokenizer, task)
+    sources, targets = list(data["input_ids"]), list(data["labels"])
+    batches = TokenBatchSampler([len(s) for s in sources], [len(t) for t in targets], batch_tokens).all_batches(0)
+    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    tensors = [collate([{"input_ids": sources[i], "labels": targets[i]} for i in b]) for b in batches[: steps + 1]]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    speeds = {}
+    for variant, flush in (("without", False), ("with", True)):
+        torch.set_flush_denormal(flush)
+        speeds[variant] = training_speed(model, tensors)
+    torch.set_num_threads(previous)
+    return compared(speeds["with"], speeds["without"], "real target tokens/s", model=str(model_dir),
+                    setting="training on Multi30k batches, one thread (learning rate 1e-4 from the trained weights)")
+
+
+def run(trained_model: Path | None = None) -> dict:
+    from pipelines.training import configure_cpu
+
+    configure_cpu()
+    started = time.perf_counter()
+    result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "environment": environment(CPU)}
+    for name, measure in (("fused_decoder", fused_decoder), ("length_bucketing", length_bucketing), ("threads", threads),
+                          ("inference_mode", inference_mode)):
+        part = time.perf_counter()
+        result[name] = measure()
+        print(f"fast paths: {name} in {time.perf_counter() - part:.0f} s", file=sys.stderr)
+    if trained_model:
+        result["denormals"] = denormals(trained_model)
+    result["not_measured"] = {
+        "torch.compile": "not tried: with length bucketing every batch has another shape, so compiled "
+                         "code would be recompiled or run with dynamic shapes; left for a GPU study",
+        "bf16 autocast": "GPU only (speed.py runs it there); no GPU was available for these figures",
+    }
+    result["total_seconds"] = time.perf_counter() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    parser.add_argument("--trained-model", type=Path, default=None,
+                        help="a trained Multi30k de-en model folder (e.g. runs/<name>/multi30k-de-en/rnn/best) "
+                             "for the denormals figure")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from pipelines.files import write_json
+
+    result = run(args.trained_model)
+    path = args.output_dir / f"{result['environment']['hostname']}-{result['date']}-fast-paths.json"
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
