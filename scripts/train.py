@@ -6,7 +6,8 @@ YAML/JSON file (`accelerate launch scripts/train.py config.yaml`).
 
 import sys
 
-from pipelines.training import parse_train_config, train
+from pipelines.training import end_distributed_process, parse_train_config, train
 
 if __name__ == "__main__":
     train(parse_train_config(sys.argv[1:]))
+    end_distributed_process()
