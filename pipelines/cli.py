@@ -107,10 +107,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     COMMANDS[argv[0]](argv[1:])
-    if argv[0] in ("train", "compare"):
-        from .training import end_distributed_process
+    from .training import end_distributed_process
 
-        end_distributed_process()
+    end_distributed_process()  # returns at once unless the command ran under torch.distributed
 
 
 if __name__ == "__main__":

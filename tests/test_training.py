@@ -166,3 +166,17 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path)).resolved()
     with pytest.raises(ValueError, match="unknown architecture 'gpt'"):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
+
+
+def test_configure_cpu_flushes_denormal_floats():
+    """Denormals (a trained RNN's backward pass is full of them) become zero, so CPU math stays fast."""
+    from pipelines.training import configure_cpu
+
+    denormal = torch.finfo(torch.float32).tiny / 4
+    configure_cpu()
+    try:
+        assert (torch.tensor([denormal]) * 1.0).item() == 0.0
+        torch.set_flush_denormal(False)
+        assert (torch.tensor([denormal]) * 1.0).item() > 0.0
+    finally:
+        torch.set_flush_denormal(True)

@@ -13,7 +13,8 @@ top to bottom:
    (Luong's attentional vector tanh(W[c; h])) of the embedding's size, so the
    output layer can be tied to the embedding;
 4. the models: loss from `labels`, and `generate()` support with the
-   recurrent state as `past_key_values`.
+   recurrent state as the generation cache (`cache`, `past_key_values`
+   before transformers 5.24).
 
 Speed: where the attention allows it (none, Luong without input feeding) the
 decoder runs one fused recurrent call over all target positions and scores
