@@ -2,10 +2,11 @@
 
     lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields, or a YAML/JSON file)
     lineage compare  --preset demo                                          (CompareConfig fields)
+    lineage study    --preset demo                                          (StudyConfig fields)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
 
-`train` and `compare` also run under `accelerate launch` through scripts/.
+`train`, `compare` and `study` also run under `accelerate launch` through scripts/.
 """
 
 import argparse
@@ -35,6 +36,18 @@ def run_compare(argv: list[str]) -> None:
     for task, entry in results["tasks"].items():
         for row, model in entry["models"].items():
             print(f"{task} {row}: {entry['task']['main_metric']} {model['test'][entry['task']['main_metric']]:.2f}")
+
+
+def run_study(argv: list[str]) -> None:
+    from transformers import HfArgumentParser
+
+    from .study import StudyConfig, study
+
+    config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]
+    document = study(config)
+    print(f"study: {config.run_dir / 'study.md'} ({document['wall_seconds'] / 60:.1f} min)")
+    for number, section in enumerate(document["sections"].values(), 1):
+        print(f"\n{number}. {section['title']}\n{section['verdict']}")
 
 
 def run_evaluate(argv: list[str]) -> None:
@@ -97,7 +110,7 @@ def run_publish(argv: list[str]) -> None:
         sys.exit(f"lineage publish: {error}")
 
 
-COMMANDS = {"train": run_train, "compare": run_compare, "evaluate": run_evaluate, "publish": run_publish}
+COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish}
 
 
 def main(argv: list[str] | None = None) -> None:

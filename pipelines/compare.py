@@ -223,12 +223,23 @@ def task_summary(task: TaskSpec) -> dict:
     }
 
 
+def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
+    """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
+    from .data import load_splits
+    from .tokenizer import train_tokenizer
+
+    folder = config.run_dir / task.name / "tokenizer"
+    if not (folder / "tokenizer.json").exists():
+        train_split = load_splits(task, ("train",))["train"]
+        texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
+        train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
+    return folder
+
+
 def compare(config: CompareConfig) -> dict:
     """Run the comparison; returns the results dict also written to results.json."""
     from .cards import write_cards
     from .report import write_report
-    from .tokenizer import train_tokenizer
-    from .data import load_splits
 
     config = config.resolved()
     run_dir = config.run_dir
@@ -240,11 +251,7 @@ def compare(config: CompareConfig) -> dict:
     for benchmark in config.tasks.split(","):
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
-        tokenizer_dir = task_dir / "tokenizer"
-        if not (tokenizer_dir / "tokenizer.json").exists():
-            train_split = load_splits(task, ("train",))["train"]
-            texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
-            train_tokenizer(texts, config.vocab_size).save_pretrained(tokenizer_dir)
+        prepare_tokenizer(config, task)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
         entry = {"task": task_summary(task), "models": {}, "errors": {},

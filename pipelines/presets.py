@@ -84,3 +84,68 @@ def compare_preset(name: str) -> dict:
     if name not in COMPARE_PRESETS:
         raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
     return COMPARE_PRESETS[name]
+
+
+# `lineage study` presets (pipelines/study.py). Each cell of the study is one compare row
+# trained with the `training` preset's settings plus `batch_tokens` and `patience`.
+STUDY_PRESETS = {
+    # Seconds per cell: the tests' check that every section, plot and verdict is produced.
+    "tiny": dict(
+        training="tiny", vocab_size=400, batch_tokens=512, patience=0, eval_samples=8, seeds=(0, 1), sweep_seeds=(0,),
+        tasks={
+            "multi30k": dict(role="translation", budget_target_tokens=3000, eval_every=10, test_samples=40,
+                             data_sizes=(100,)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=600, eval_every=10, test_samples=6,
+                              data_sizes=()),
+        },
+        word2vec_sizes=(100, None),
+        speed=["--sizes", "tiny", "--lengths", "8,16", "--models", "rnn-luong-general,lstm-luong-general,transformer",
+               "--parts", "training,decoding", "--steps", "1", "--min-steps", "1", "--warmup-steps", "0",
+               "--beams", "2", "--decode-batch", "4", "--decode-repeats", "1", "--time-budget", "0"],
+    ),
+    # `lineage study --preset demo`: the whole study on 2 CPU cores in about an hour, at reduced sizes:
+    # demo-size models (3-5M parameters), a 4k vocabulary, and a budget per cell of 400k Multi30k target
+    # tokens (about 14 epochs' worth of 1,000 pairs, 0.8 of the full training set) or 60k DialogSum
+    # summary tokens (0.25 epochs), ~70-90 s of training each; tests on the first 500 test2016 sentences
+    # (beam search on all 1,000 would add ~5 minutes) and 200 DialogSum dialogues. Batches of 2,048 tokens instead of
+    # compare's 4,096: at such budgets the number of updates limits quality more than the gradient
+    # noise (the Transformer reached validation BLEU 11.8 on 500k tokens in 276 steps of 2,048; at
+    # 4,096 tokens 84 steps left it below 1). Early stopping after 2 evaluations without improvement
+    # ends the small-data cells once they overfit; the full-data cells do not reach it. Three seeds
+    # where a cell is the study's headline (quality, and the spread every other section is judged
+    # against), one seed for the sweeps.
+    "demo": dict(
+        training="demo", vocab_size=4000, batch_tokens=2048, patience=2, eval_samples=100, seeds=(0, 1, 2),
+        sweep_seeds=(0,),
+        tasks={
+            "multi30k": dict(role="translation", budget_target_tokens=400_000, eval_every=40, test_samples=500,
+                             data_sizes=(1000, 5000)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=60_000, eval_every=75, test_samples=200,
+                              data_sizes=(1000,)),
+        },
+        word2vec_sizes=(1000, None),
+        speed=["--lengths", "16,32,64,128", "--models", "rnn-luong-general,rnn-none,lstm-luong-general,lstm-none,transformer",
+               "--parts", "training,decoding", "--beams", "5", "--time-budget", "150"],
+    ),
+    # GPUs via `accelerate launch scripts/study.py --preset full`: paper-scale models and budgets
+    # (about 20 Multi30k epochs per cell), the learning-curve sizes of the literature, three seeds throughout.
+    "full": dict(
+        training="full", vocab_size=8000, batch_tokens=16384, patience=5, eval_samples=500, seeds=(0, 1, 2),
+        sweep_seeds=(0, 1, 2),
+        tasks={
+            "multi30k": dict(role="translation", budget_target_tokens=10_000_000, eval_every=500, test_samples=0,
+                             data_sizes=(1000, 3000, 10000)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=5_000_000, eval_every=500, test_samples=0,
+                              data_sizes=(1000, 3000)),
+        },
+        word2vec_sizes=(3000, None),
+        speed=["--sizes", "demo,full", "--lengths", "16,32,64,128,256"],
+    ),
+}
+
+
+def study_preset(name: str) -> dict:
+    """The settings of study preset `name`."""
+    if name not in STUDY_PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(STUDY_PRESETS)}")
+    return STUDY_PRESETS[name]

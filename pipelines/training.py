@@ -237,7 +237,7 @@ def apply_word2vec(config: TrainConfig, model, tokenizer, texts: list[str], out:
                 save_word2vec(vectors, path)
         vectors = load_word2vec(path)
     # Rescaled to the random init's spread, so "random vs word2vec" compares content, not scale.
-    init_std = float(model.get_input_embeddings().weight.std())
+    init_std = float(model.get_input_embeddings().weight.detach().std())
     matrix = embedding_matrix(vectors, tokenizer, seed=config.seed, std=init_std)
     init_embeddings(model, matrix, freeze=config.embeddings == "word2vec-frozen")
 

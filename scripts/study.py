@@ -1,0 +1,8 @@
+"""Run the study: `python scripts/study.py --preset demo` (same flags as `lineage study`)."""
+
+import sys
+
+from pipelines.cli import main
+
+if __name__ == "__main__":
+    main(["study", *sys.argv[1:]])

@@ -1,0 +1,92 @@
+"""`lineage study` end to end on the tiny preset: every section, plot and number; resumption."""
+
+import json
+
+import pytest
+
+import pipelines.compare
+from pipelines.study import SECTIONS, StudyConfig, planned_cells, settings_of, study
+from pipelines.verdicts import LABELS
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    config = StudyConfig(preset="tiny", runs_dir=str(tmp_path_factory.mktemp("runs")))
+    return config, study(config)
+
+
+def test_tiny_study_writes_every_section_with_plots_tables_and_verdicts(tiny_study):
+    config, document = tiny_study
+    run = config.run_dir
+    saved = json.loads((run / "study.json").read_text())
+    assert list(saved["sections"]) == list(SECTIONS)
+    assert len(saved["cells"]) == len(planned_cells(settings_of(config)))
+    markdown = (run / "study.md").read_text()
+    for number, (name, section) in enumerate(saved["sections"].items(), 1):
+        assert f"## {number}. {section['title']}" in markdown
+        assert section["plots"], f"{name} has no plot"
+        for plot in section["plots"]:
+            assert (run / plot).read_bytes()[:8] == PNG and f"]({plot})" in markdown
+        for paragraph in section["verdict"].split("\n"):
+            assert paragraph in markdown
+    assert saved["sections"]["senses"]["numbers"]["words"], "no ambiguous word found in Multi30k"
+    assert len(saved["sections"]["attention"]["numbers"]["models"]) == 3
+
+
+def test_study_numbers_come_from_the_cells_and_match_the_report(tiny_study):
+    config, document = tiny_study
+    run = config.run_dir
+    saved = json.loads((run / "study.json").read_text())
+    markdown = (run / "study.md").read_text()
+    quality = saved["sections"]["quality"]
+    seeds = settings_of(config)["seeds"]
+    for task, entry in quality["numbers"]["tasks"].items():
+        for arch, scores in entry["archs"].items():
+            rows = [json.loads((run / task / f"{arch}-nall-s{seed}" / "row.json").read_text()) for seed in seeds]
+            assert scores["values"] == [row["test"][entry["metric"]] for row in rows]
+            assert f"| {task} | {LABELS[arch]} | {entry['metric_label']} | {scores['mean']:.2f} | {scores['std']:.2f} |" in markdown
+        best = max(entry["archs"], key=lambda a: entry["archs"][a]["mean"])
+        assert f"{LABELS[best]} {entry['archs'][best]['mean']:.1f}" in quality["verdict"]
+    long_range = saved["sections"]["long_range"]["numbers"]
+    assert {row["attention"] for row in long_range["rows"].values()} == {True, False}
+    assert all(len(row["values"]) == len(long_range["buckets"]) for row in long_range["rows"].values())
+    word2vec = saved["sections"]["word2vec"]["numbers"]
+    for arch, by_size in word2vec["archs"].items():
+        for size, variants in by_size.items():
+            assert set(variants) == {"random", "word2vec", "word2vec-frozen"}
+            assert f"| {LABELS[arch]} | {size} | {variants['random']['mean']:.2f} |" in markdown
+
+
+def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkeypatch):
+    config, _ = tiny_study
+    run = config.run_dir
+    cells = planned_cells(settings_of(config))
+    unfinished = cells[-2:]
+    for cell in unfinished:
+        (run / "multi30k-de-en" / cell.row / "row.json").unlink()
+    kept = {cell: (run / "multi30k-de-en" / cell.row / "row.json").stat().st_mtime_ns
+            for cell in cells[:-2] if cell.task == "multi30k"}
+    trained = []
+    real_train = pipelines.compare.train
+
+    def crash_on_second(train_config):
+        trained.append(train_config.output_dir)
+        if len(trained) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        return real_train(train_config)
+
+    monkeypatch.setattr(pipelines.compare, "train", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        study(config)
+    assert trained[0].endswith(unfinished[0].row)
+
+    trained.clear()
+    monkeypatch.setattr(pipelines.compare, "train", lambda c: trained.append(c.output_dir) or real_train(c))
+    document = study(config)
+    assert [t.split("/")[-1] for t in trained] == [unfinished[1].row]  # only the cell that never finished
+    assert all((run / "multi30k-de-en" / c.row / "row.json").stat().st_mtime_ns == t for c, t in kept.items())
+    # The invocations are all recorded, the interrupted one with the cell it finished.
+    assert [i["cells_trained"] for i in document["invocations"]] == [len(cells), 1, 1]
+    assert document["wall_seconds"] == pytest.approx(sum(i["seconds"] for i in document["invocations"]))

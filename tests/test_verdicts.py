@@ -1,0 +1,122 @@
+"""Verdicts are written from the numbers: changing the numbers changes the verdict."""
+
+import math
+
+import pytest
+
+from pipelines import verdicts
+from pipelines.verdicts import summary
+
+
+def quality(translation: dict, summarization: dict) -> dict:
+    def task(metric, values):
+        return {"metric": metric, "metric_label": metric, "noise": None,
+                "archs": {arch: summary(v) for arch, v in values.items()}}
+
+    return {"tasks": {"m30k": task("BLEU", translation), "dsum": task("ROUGE-L", summarization)},
+            "translation": "m30k", "summarization": "dsum"}
+
+
+def test_summary_and_difference_confidence():
+    a, b = summary([10.0, 11.0, 12.0]), summary([5.0, 5.5, 6.0])
+    assert a["mean"] == 11.0 and a["std"] == 1.0 and a["n"] == 3
+    d = verdicts.difference(a, b)
+    assert d["difference"] == 5.5 and d["confidence"] == "high"
+    close = verdicts.difference(summary([10.0, 12.0]), summary([10.5, 11.9]))
+    assert close["confidence"] == "low"
+    # One seed each: the task's noise stands in for the spread, and without it no confidence is claimed.
+    single = verdicts.difference(summary([12.0]), summary([10.0]), noise=0.5)
+    assert single["standard_errors"] == pytest.approx(2.0 / math.sqrt(0.5 ** 2 * 2)) and single["confidence"] == "moderate"
+    assert verdicts.difference(summary([12.0]), summary([10.0]))["confidence"].startswith("unknown")
+    assert verdicts.pooled_std([summary([1.0, 3.0]), summary([2.0])]) == pytest.approx(math.sqrt(2.0))
+
+
+def test_quality_verdict_follows_the_numbers():
+    transformer_wins = quality({"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [30, 31, 32]},
+                               {"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [25, 26, 27]})
+    text = verdicts.quality_verdict(transformer_wins)
+    assert "The Transformer wins on both tasks" in text
+    assert "Transformer 31.0 ± 1.0 (3 seeds) > LSTM 21.0 ± 1.0 (3 seeds)" in text
+    assert "holds up better on summarization" in text and "does not hold up" not in text  # -32% vs -19%
+
+    lstm_wins = quality({"rnn": [10, 11, 12], "lstm": [30, 31, 32], "transformer": [20, 21, 22]},
+                        {"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [25, 26, 27]})
+    text = verdicts.quality_verdict(lstm_wins)
+    assert "The Transformer wins only on dsum" in text
+    assert "LSTM leads Transformer by 10.0" in text
+    assert "does not hold up better on summarization" in text
+
+
+def parallelism(transformer_long: float) -> dict:
+    return {"lengths": [16, 128], "device": "cpu, 2 threads",
+            "training": {"rnn-luong-general": {"16": 5000.0, "128": 3000.0}, "lstm-none": {"16": 6000.0, "128": 5400.0},
+                         "transformer": {"16": 4000.0, "128": transformer_long}},
+            "decoding": {"transformer": {"16": 0.1, "128": 0.8}}}
+
+
+def test_parallelism_verdict_follows_the_numbers():
+    supported = verdicts.parallelism_verdict(parallelism(4100.0))
+    assert supported.count("Supported here") == 1 and "transformer +2%" in supported
+    assert "transformer 8.0x" in supported
+    assert "Contradicted here" in verdicts.parallelism_verdict(parallelism(2000.0))
+    assert "Mixed here" in verdicts.parallelism_verdict(parallelism(3000.0))
+
+
+def long_range(no_attention_last: float) -> dict:
+    row = lambda arch, attention, values: {"arch": arch, "attention": attention, "values": values, "stds": [0] * 3, "n": 3}  # noqa: E731
+    return {"metric_label": "BLEU", "buckets": ["1-10", "10-20", "20-40"], "bucket_size": 200, "rows": {
+        "LSTM + attention": row("lstm", True, [30.0, 28.0, 27.0]),
+        "LSTM (no attention)": row("lstm", False, [25.0, 20.0, no_attention_last]),
+        "Transformer": row("transformer", True, [30.0, 29.0, 28.0])}}
+
+
+def test_long_range_verdict_follows_the_numbers():
+    bottleneck = verdicts.long_range_verdict(long_range(10.0))
+    assert "The fixed-vector bottleneck shows" in bottleneck and "50 percentage points more" in bottleneck
+    assert "LSTM (no attention) 25.0 -> 10.0 (-60%)" in bottleneck
+    assert "No clear bottleneck effect" in verdicts.long_range_verdict(long_range(22.0))
+
+
+def data_size(small_transformer: float) -> dict:
+    series = lambda *means: [summary([m]) for m in means]  # noqa: E731
+    return {"tasks": {"m30k": {"metric_label": "BLEU", "sizes": [1000, 5000, 29000], "noise": 0.5, "archs": {
+        "rnn": series(5.0, 10.0, 15.0), "lstm": series(8.0, 15.0, 20.0), "transformer": series(small_transformer, 12.0, 25.0)}}}}
+
+
+def test_data_size_verdict_finds_crossings():
+    crossing = verdicts.data_size_verdict(data_size(2.0))
+    assert "between 5,000 and 29,000 pairs the lead passes from LSTM to Transformer" in crossing
+    assert "the best recurrent model (LSTM) beats the Transformer by 6.0" in crossing
+    other_crossing = verdicts.data_size_verdict(data_size(9.0))
+    assert "between 1,000 and 5,000 pairs the lead passes from Transformer to LSTM" in other_crossing
+    assert "trails the Transformer by 1.0" in other_crossing
+
+
+def word2vec(gain_small: float, gain_full: float) -> dict:
+    cells = lambda base, gain: {"random": summary([base]), "word2vec": summary([base + gain]),  # noqa: E731
+                                "word2vec-frozen": summary([base])}
+    return {"metric_label": "BLEU", "noise": 0.4, "sizes": ["1,000 pairs", "all"], "archs": {
+        arch: {"1,000 pairs": cells(5.0, gain_small), "all": cells(20.0, gain_full)} for arch in ("rnn", "lstm")}}
+
+
+def test_word2vec_verdict_follows_the_numbers():
+    helps_small = verdicts.word2vec_verdict(word2vec(3.0, 0.1))
+    assert "word2vec helped clearly in 2 and hurt clearly in 0" in helps_small
+    assert "helps more with little data (+3.00 vs +0.10 BLEU)" in helps_small
+    hurts = verdicts.word2vec_verdict(word2vec(-3.0, 0.1))
+    assert "helped clearly in 0 and hurt clearly in 2" in hurts and "does not help more with little data" in hurts
+
+
+def test_senses_and_attention_verdicts_follow_the_numbers():
+    def senses(accuracy):
+        models = {arch: {"accuracy": accuracy, "separation": 0.1} for arch in ("rnn", "transformer")}
+        return {"archs": ["rnn", "transformer"], "occurrences": 40, "words": {"Tor": {"majority": 0.6, "models": models}}}
+
+    assert "Every encoder separates senses" in verdicts.senses_verdict(senses(0.9))
+    assert "No encoder separates" in verdicts.senses_verdict(senses(0.6))
+    maps = {"source_tokens": 9, "output_tokens": 8, "models": {
+        "LSTM": {"sharpness": 0.7, "diagonal": 0.8, "heads": 1}, "Transformer": {"sharpness": 0.3, "diagonal": 0.5, "heads": 4}}}
+    text = verdicts.attention_verdict(maps)
+    assert "Sharpest: LSTM" in text and "LSTM: mean peak weight 0.70, 80%" in text
+    maps["models"]["Transformer"]["sharpness"] = 0.9
+    assert "Sharpest: Transformer" in verdicts.attention_verdict(maps)
