@@ -2,6 +2,7 @@
 # pinned torch first (so pip never pulls a multi-GB CUDA build by accident),
 # then the project, then runs.
 #   make demo   the comparison (lineage compare --preset demo)
+#   make study  the study of the seven questions (lineage study --preset demo, about an hour on 2 cores)
 #   make test   the test suite
 #   make bench  the speed benchmarks
 # GPU users: make demo TORCH_VERSION=2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
@@ -13,7 +14,7 @@ TORCH_INDEX ?=
 PIP = $(VENV)/bin/pip
 STAMP = $(VENV)/.lineage-installed
 
-.PHONY: setup demo test bench compat clean
+.PHONY: setup demo study test bench compat clean
 
 T4_VENV ?= .venv-t4
 
@@ -28,6 +29,9 @@ setup: $(STAMP)
 
 demo: setup
 	$(VENV)/bin/lineage compare --preset demo $(ARGS)
+
+study: setup
+	$(VENV)/bin/lineage study --preset demo $(ARGS)
 
 test: setup
 	$(VENV)/bin/python -m pytest $(ARGS)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
@@ -123,7 +124,8 @@ def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
         task_dir = compare.run_dir / task_of(compare, cell.task).name
         overrides["word2vec"] = str(task_dir / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
     entry = train_row(compare, cell.task, cell.row, cell.arch, overrides)
-    shutil.rmtree(compare.run_dir / task_of(compare, cell.task).name / cell.row / "checkpoints", ignore_errors=True)
+    if PartialState().is_main_process:
+        shutil.rmtree(compare.run_dir / task_of(compare, cell.task).name / cell.row / "checkpoints", ignore_errors=True)
     return entry
 
 
@@ -390,19 +392,22 @@ def build_sections(grid: Grid, speed: dict) -> dict:
 
 def study(config: StudyConfig) -> dict:
     """Run (or resume) the study; returns the document also written to study.json."""
+    main_process = PartialState().is_main_process  # under `accelerate launch`, every process trains each cell
     settings = settings_of(config)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    invocations = Invocations(run_dir)
+    invocations = Invocations(run_dir, write=main_process)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
         prepare_tokenizer(cell_config, task_of(cell_config, benchmark))
     cells = planned_cells(settings)
     entries = {}
-    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True):
+    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not main_process):
         trained = not finished(config, settings, cell)
         entries[cell] = run_cell(config, settings, cell)
         invocations.update(trained)
+    if not main_process:
+        return {}
     speed_path = speed_results(config, settings)
     speed = json.loads(speed_path.read_text())
     sections = build_sections(Grid(config, settings, entries), speed)
@@ -427,8 +432,8 @@ class Invocations:
     """invocations.json: every run of this study, kept up to date after each cell, so the wall time of
     a study that was interrupted and resumed is the sum over its invocations."""
 
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / "invocations.json"
+    def __init__(self, run_dir: Path, write: bool = True):
+        self.path, self.write = run_dir / "invocations.json", write
         self.records = json.loads(self.path.read_text()) if self.path.exists() else []
         self.started = time.perf_counter()
         self.records.append({"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
@@ -437,7 +442,8 @@ class Invocations:
     def update(self, trained: bool = False) -> None:
         self.records[-1]["seconds"] = time.perf_counter() - self.started
         self.records[-1]["cells_trained"] += trained
-        write_json(self.path, self.records)
+        if self.write:
+            write_json(self.path, self.records)
 
 
 def cell_summary(entry: dict) -> dict:
