@@ -16,6 +16,11 @@ entry holds the two measurements ("with" the fast path, "without" it) and
 - threads: training with one thread per physical core vs one thread and vs
   twice as many (oversubscribed).
 - inference_mode: batched beam-5 decoding under torch.inference_mode vs torch.no_grad.
+- cached_decoding: one sentence decoded greedily to 64 tokens with the recurrent
+  state cache, with its per-step fast paths (PyTorch's native kernel for the one
+  recurrent step: oneDNN's costs ~0.5 ms more per call; the model's own
+  prepare_inputs_for_generation) vs without them, and the cache's speedup over
+  uncached decoding both ways.
 - denormals (with --trained-model): training steps of a trained model on real
   Multi30k batches with denormal floats flushed to zero vs computed (one
   thread, where the mode can be switched within a process). Fresh models have
@@ -149,6 +154,34 @@ def inference_mode(length: int = 32, batch_size: int = 16, size: str = "demo") -
                     setting=f"beam 5, batch {batch_size}, {length} new tokens")
 
 
+def cached_decoding(length: int = 64, size: str = "demo", models=("rnn-luong-general", "lstm-luong-general", "lstm-none")) -> list[dict]:
+    """One sentence, greedy, `length` new tokens: the recurrent state cache with and without its two
+    per-step fast paths (PyTorch's native kernel for the single recurrent step instead of oneDNN's,
+    and the model's own prepare_inputs_for_generation instead of GenerationMixin's), and uncached."""
+    from transformers import GenerationMixin
+
+    rows = []
+    for name in models:
+        model = build(name, size, length).eval()
+        decoder = model.get_decoder()
+
+        def decode(use_cache: bool = True) -> float:
+            return time_generate(model, length, 1, 1, use_cache, CPU, repeats=5, repeat_below=10.0)["seconds"]
+
+        decode()  # warm-up
+        seconds = {"with": decode(), "uncached": decode(use_cache=False)}
+        decoder._run_rnn = lambda inputs, state: decoder.rnn(inputs, state)  # oneDNN for every call
+        seconds["without_native_step"] = decode()
+        model.prepare_inputs_for_generation = GenerationMixin.prepare_inputs_for_generation.__get__(model)
+        seconds["without"] = decode()
+        rows.append(compared(1 / seconds["with"], 1 / seconds["without"], "sentences/s", model=name,
+                             setting=f"greedy, batch 1, {length} new tokens")
+                    | {"without_native_step_only": 1 / seconds["without_native_step"], "uncached": 1 / seconds["uncached"],
+                       "cache_speedup": seconds["uncached"] / seconds["with"],
+                       "cache_speedup_without_fast_paths": seconds["uncached"] / seconds["without"]})
+    return rows
+
+
 def denormals(model_dir: Path, batch_tokens: int = 4096, steps: int = 5) -> dict:
     from transformers import AutoModelForSeq2SeqLM
 
@@ -181,7 +214,7 @@ def run(trained_model: Path | None = None) -> dict:
     started = time.perf_counter()
     result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "environment": environment(CPU)}
     for name, measure in (("fused_decoder", fused_decoder), ("length_bucketing", length_bucketing), ("threads", threads),
-                          ("inference_mode", inference_mode)):
+                          ("inference_mode", inference_mode), ("cached_decoding", cached_decoding)):
         part = time.perf_counter()
         result[name] = measure()
         print(f"fast paths: {name} in {time.perf_counter() - part:.0f} s", file=sys.stderr)

@@ -158,7 +158,10 @@ def test_fast_paths_time_each_path_with_and_without_it():
     (fused,) = fast_paths.fused_decoder(lengths=(8,), batch_tokens=64, steps=1, size="tiny")
     threads = fast_paths.threads(length=8, batch_tokens=64, steps=1, size="tiny")
     inference = fast_paths.inference_mode(length=4, batch_size=2, size="tiny")
-    for row in (fused, inference):
+    (cached,) = fast_paths.cached_decoding(length=6, size="tiny", models=("lstm-luong-general",))
+    assert positive(cached["uncached"]) and positive(cached["without_native_step_only"])
+    assert cached["cache_speedup"] == pytest.approx(cached["with"] / cached["uncached"])
+    for row in (fused, inference, cached):
         assert positive(row["with"]) and positive(row["without"])
         assert row["speedup"] == pytest.approx(row["with"] / row["without"])
     by_threads = threads["tokens_per_second_by_threads"]

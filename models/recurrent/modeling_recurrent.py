@@ -308,7 +308,7 @@ class RecurrentDecoder(nn.Module):
         inputs = self.embedding_dropout(embeds)
 
         if not self.stepwise:
-            outputs, rnn_state = self.rnn(inputs, rnn_state)
+            outputs, rnn_state = self._run_rnn(inputs, rnn_state)
             if self.attention is None:
                 features, weights = outputs, None
             else:
@@ -326,7 +326,7 @@ class RecurrentDecoder(nn.Module):
                     parts.append(context)
                 if self.input_feeding:
                     parts.append(feed.unsqueeze(1))
-                output, rnn_state = self.rnn(torch.cat(parts, dim=-1), rnn_state)
+                output, rnn_state = self._run_rnn(torch.cat(parts, dim=-1), rnn_state)
                 if not self.bahdanau:  # Luong with input feeding
                     context, step_weights = self.attention(output, keys, memory, mask)
                     step_attentional = torch.tanh(self.output_projection(torch.cat([context, output], dim=-1)))
@@ -349,6 +349,18 @@ class RecurrentDecoder(nn.Module):
         if self.bahdanau:
             new_state.append(keys)
         return self.output_dropout(attentional), tuple(new_state), weights, outputs
+
+    def _run_rnn(self, inputs: torch.Tensor, rnn_state):
+        # oneDNN's RNN kernel costs ~0.5 ms per call on top of the arithmetic: it wins over whole
+        # sequences, but one step of cached decoding runs ~2.7x faster on PyTorch's native kernel.
+        if inputs.shape[1] > 1 or torch.is_grad_enabled() or inputs.device.type != "cpu":
+            return self.rnn(inputs, rnn_state)
+        enabled = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False
+        try:
+            return self.rnn(inputs, rnn_state)
+        finally:
+            torch.backends.mkldnn.enabled = enabled
 
     def _to_rnn(self, state: list[torch.Tensor]):
         # batch-first (batch, layers, hidden) -> what nn.RNN/GRU/LSTM take: (layers, batch, hidden)
@@ -565,6 +577,36 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
     # generate() support ------------------------------------------------------------------------
+
+    def prepare_inputs_for_generation(
+        self,
+        decoder_input_ids: torch.LongTensor,
+        past_key_values: tuple[torch.Tensor, ...] | None = None,
+        cache: tuple[torch.Tensor, ...] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        encoder_outputs: RecurrentEncoderOutput | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> dict:
+        """generate()'s inputs for the next step: only the newest token once a decoder state exists.
+
+        Replaces GenerationMixin's general version, whose per-step work for
+        attention-mask, position and cache types (and signature inspection)
+        this model does not need: it was ~8% of a cached decoding step.
+        """
+        state = cache if cache is not None else past_key_values
+        state = state if isinstance(state, tuple) and len(state) else None
+        inputs = {
+            "decoder_input_ids": decoder_input_ids if state is None else decoder_input_ids[:, -1:],
+            "cache": state,
+            "attention_mask": attention_mask,
+            "encoder_outputs": encoder_outputs,
+            "use_cache": use_cache,
+        }
+        for name in ("output_attentions", "output_hidden_states"):
+            if name in kwargs:
+                inputs[name] = kwargs[name]
+        return inputs
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
