@@ -1,7 +1,7 @@
 """Before/after figures for the fast paths: each one timed with and without it, in one run.
 
     make bench                                   # speed.py, then this
-    .venv/bin/python benchmarks/fast_paths.py    # this alone (about 1.5 minutes on 2 CPU cores)
+    .venv/bin/python benchmarks/fast_paths.py    # this alone (about 2 minutes on 2 CPU cores)
 
 Writes `benchmarks/results/<hostname>-<YYYY-MM-DD>-fast-paths.json`. Every
 entry holds the two measurements ("with" the fast path, "without" it) and

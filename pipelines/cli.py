@@ -45,8 +45,6 @@ def run_study(argv: list[str]) -> None:
 
     config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]
     document = study(config)
-    if not document:  # not the main process of a distributed run
-        return
     print(f"study: {config.run_dir / 'study.md'} ({document['wall_seconds'] / 60:.1f} min)")
     for number, section in enumerate(document["sections"].values(), 1):
         print(f"\n{number}. {section['title']}\n{section['verdict']}")

@@ -151,12 +151,8 @@ def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
 def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
     """Train one row (resuming if interrupted), test its best model, and return its results entry.
 
-    Under `accelerate launch` every process trains; the main process alone
-    tests and writes, and the others read its row.json.
     """
     import json
-
-    from accelerate import PartialState
 
     task = task_of(config, benchmark)
     task_dir = config.run_dir / task.name
@@ -175,11 +171,9 @@ def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overri
         seed=config.seed, resume=True, **overrides,
     ).resolved()
     training = train(train_config)
-    state = PartialState()
-    if state.is_main_process:
-        write_json(finished, score_row(config, task, row, train_config, training))
-    state.wait_for_everyone()
-    return json.loads(finished.read_text())
+    entry = score_row(config, task, row, train_config, training)
+    write_json(finished, entry)
+    return entry
 
 
 def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: TrainConfig, training: dict) -> dict:
@@ -238,30 +232,23 @@ def task_summary(task: TaskSpec) -> dict:
 
 
 def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
-    """The task's shared tokenizer folder, trained (by the main process) on its whole training split if not there yet."""
-    from accelerate import PartialState
-
+    """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
     from .data import load_splits
     from .tokenizer import train_tokenizer
 
     folder = config.run_dir / task.name / "tokenizer"
-    state = PartialState()
-    with state.main_process_first():
-        if state.is_main_process and not (folder / "tokenizer.json").exists():
-            train_split = load_splits(task, ("train",))["train"]
-            texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
-            train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
+    if not (folder / "tokenizer.json").exists():
+        train_split = load_splits(task, ("train",))["train"]
+        texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
+        train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
     return folder
 
 
 def compare(config: CompareConfig) -> dict:
-    """Run the comparison; returns the results dict also written (by the main process) to results.json."""
-    from accelerate import PartialState
-
+    """Run the comparison; returns the results dict also written to results.json."""
     from .cards import write_cards
     from .report import write_report
 
-    main_process = PartialState().is_main_process
     config = config.resolved()
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -286,11 +273,9 @@ def compare(config: CompareConfig) -> dict:
                 (task_dir / row).mkdir(parents=True, exist_ok=True)
                 (task_dir / row / "error.txt").write_text(traceback.format_exc())
         results["tasks"][task.name] = entry
-        if main_process:
-            write_json(run_dir / "results.json", results)
-
-    if main_process:
-        write_cards(run_dir, results)
-        write_report(results, run_dir)
         write_json(run_dir / "results.json", results)
+
+    write_cards(run_dir, results)
+    write_report(results, run_dir)
+    write_json(run_dir / "results.json", results)
     return results

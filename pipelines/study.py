@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
@@ -115,17 +114,21 @@ def compare_config(config: StudyConfig, settings: dict, cell: Cell) -> CompareCo
     ).resolved()
 
 
+def cell_dir(config: StudyConfig, settings: dict, cell: Cell) -> Path:
+    """The cell's compare row folder: <run>/<task>/<row>."""
+    compare = compare_config(config, settings, cell)
+    return compare.run_dir / task_of(compare, cell.task).name / cell.row
+
+
 def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
     """Train and test one cell (reusing a finished one); returns its compare row entry."""
-    compare = compare_config(config, settings, cell)
+    folder = cell_dir(config, settings, cell)
     overrides = dict(batch_tokens=settings["batch_tokens"], patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
     if cell.variant.startswith("word2vec"):
         # One word2vec model per (data, seed), shared by the cell's architectures and both variants.
-        task_dir = compare.run_dir / task_of(compare, cell.task).name
-        overrides["word2vec"] = str(task_dir / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
-    entry = train_row(compare, cell.task, cell.row, cell.arch, overrides)
-    if PartialState().is_main_process:
-        shutil.rmtree(compare.run_dir / task_of(compare, cell.task).name / cell.row / "checkpoints", ignore_errors=True)
+        overrides["word2vec"] = str(folder.parent / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
+    entry = train_row(compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides)
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return entry
 
 
@@ -176,12 +179,15 @@ class Grid:
         return verdicts.pooled_std([self.scores(self.seeds(benchmark, arch)) for arch in ARCHS])
 
     def model_dir(self, cell: Cell) -> Path:
-        return self.config.run_dir / self.tasks[cell.task].name / cell.row / "best"
+        return cell_dir(self.config, self.settings, cell) / "best"
 
     def train_size(self, benchmark: str) -> int:
+        """Training pairs of the full-data cells (the training preset may cap them, as `tiny` does)."""
         from .data import load_splits
 
-        return len(load_splits(self.tasks[benchmark], ("train",))["train"])
+        available = len(load_splits(self.tasks[benchmark], ("train",))["train"])
+        cap = compare_config(self.config, self.settings, Cell(benchmark, "rnn")).train_samples
+        return min(cap or available, available)
 
 
 def quality_numbers(grid: Grid) -> dict:
@@ -392,22 +398,19 @@ def build_sections(grid: Grid, speed: dict) -> dict:
 
 def study(config: StudyConfig) -> dict:
     """Run (or resume) the study; returns the document also written to study.json."""
-    main_process = PartialState().is_main_process  # under `accelerate launch`, every process trains each cell
     settings = settings_of(config)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    invocations = Invocations(run_dir, write=main_process)
+    invocations = Invocations(run_dir)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
         prepare_tokenizer(cell_config, task_of(cell_config, benchmark))
     cells = planned_cells(settings)
     entries = {}
-    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not main_process):
-        trained = not finished(config, settings, cell)
+    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True):
+        trained = not (cell_dir(config, settings, cell) / "row.json").exists()
         entries[cell] = run_cell(config, settings, cell)
         invocations.update(trained)
-    if not main_process:
-        return {}
     speed_path = speed_results(config, settings)
     speed = json.loads(speed_path.read_text())
     sections = build_sections(Grid(config, settings, entries), speed)
@@ -423,17 +426,12 @@ def study(config: StudyConfig) -> dict:
     return document
 
 
-def finished(config: StudyConfig, settings: dict, cell: Cell) -> bool:
-    compare = compare_config(config, settings, cell)
-    return (compare.run_dir / task_of(compare, cell.task).name / cell.row / "row.json").exists()
-
-
 class Invocations:
     """invocations.json: every run of this study, kept up to date after each cell, so the wall time of
     a study that was interrupted and resumed is the sum over its invocations."""
 
-    def __init__(self, run_dir: Path, write: bool = True):
-        self.path, self.write = run_dir / "invocations.json", write
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / "invocations.json"
         self.records = json.loads(self.path.read_text()) if self.path.exists() else []
         self.started = time.perf_counter()
         self.records.append({"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
@@ -442,8 +440,7 @@ class Invocations:
     def update(self, trained: bool = False) -> None:
         self.records[-1]["seconds"] = time.perf_counter() - self.started
         self.records[-1]["cells_trained"] += trained
-        if self.write:
-            write_json(self.path, self.records)
+        write_json(self.path, self.records)
 
 
 def cell_summary(entry: dict) -> dict:

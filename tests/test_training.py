@@ -1,22 +1,17 @@
 """The training loop: learning, distribution, exact resumption, checkpoint errors."""
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from launch import finish, run_script, two_cpu_processes
 from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
 
-ROOT = Path(__file__).resolve().parents[1]
 # Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
 TINY = dict(preset="tiny", train_samples=300, vocab_size=400, eval_samples=16, log_every=5)
 
@@ -35,26 +30,8 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(last / "model.safetensors"))
 
 
-def run_script(flags: list[str], launcher: list[str] | None = None, **env) -> subprocess.Popen:
-    """scripts/train.py in a subprocess (optionally under a launcher such as accelerate launch)."""
-    command = [*(launcher or [sys.executable]), str(ROOT / "scripts" / "train.py"), *flags]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finish(process: subprocess.Popen, timeout: int = 300) -> str:
-    """The run's output once it exits 0; on a hang, kill it and fail with what it printed last."""
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # The launcher's workers run in sessions of their own and hold the output pipe open:
-        # kill every descendant, not just the launcher's process group.
-        for child in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
-            child.kill()
-        output, _ = process.communicate(timeout=30)
-        pytest.fail(f"run still going after {timeout} s; its last output:\n{output[-4000:]}")
-    assert process.returncode == 0, output[-3000:]
-    return output
+def run_train(flags: list[str], launcher: list[str] | None = None, **env):
+    return run_script("train.py", flags, launcher, **env)
 
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "transformer"])
@@ -70,22 +47,10 @@ def test_each_architecture_learns_on_a_multi30k_slice(tmp_path, arch):
     assert (tmp_path / "best" / "model.safetensors").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
     """Rank r takes batches r::2; one process accumulating 2 batches sees the same pairs."""
     common = dict(arch="lstm", max_steps=12, eval_every=12, save_every=12, seed=3, ddp_timeout=120)
-    launcher = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()),
-    ]
-    # accelerate 1.15 runs ONE process for `--cpu --num_processes 2`; this is the working CPU DDP recipe.
-    finish(run_script(tiny_flags(tmp_path / "ddp", **common), launcher, ACCELERATE_USE_CPU="1"))
+    finish(run_train(tiny_flags(tmp_path / "ddp", **common), two_cpu_processes(), ACCELERATE_USE_CPU="1"))
     train(parse_train_config(tiny_flags(tmp_path / "single", gradient_accumulation_steps=2, **common)))
 
     ddp_result = json.loads((tmp_path / "ddp" / "train_result.json").read_text())
@@ -103,10 +68,10 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
 
 def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path):
     common = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
-    finish(run_script(tiny_flags(tmp_path / "straight", **common)))
+    finish(run_train(tiny_flags(tmp_path / "straight", **common)))
 
     interrupted = tmp_path / "interrupted"
-    process = run_script(tiny_flags(interrupted, **common))
+    process = run_train(tiny_flags(interrupted, **common))
     deadline = time.time() + 300
     while not (interrupted / "checkpoints" / "step-00000020").exists():
         assert process.poll() is None and time.time() < deadline, "run ended before its second checkpoint"
@@ -115,7 +80,7 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path
     process.wait()
     assert not (interrupted / "train_result.json").exists()
 
-    finish(run_script(tiny_flags(interrupted, resume="true", **common)))
+    finish(run_train(tiny_flags(interrupted, resume="true", **common)))
     straight, resumed = final_weights(tmp_path / "straight"), final_weights(interrupted)
     assert straight.keys() == resumed.keys()
     for name in straight:
