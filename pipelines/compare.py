@@ -149,9 +149,7 @@ def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
 
 
 def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
-    """Train one row (resuming if interrupted), test its best model, and return its results entry.
-
-    """
+    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
     import json
 
     task = task_of(config, benchmark)

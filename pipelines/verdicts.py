@@ -15,8 +15,9 @@ the quality section stands in for its standard deviation.
 import math
 import statistics
 
+from .compare import LABELS
+
 HIGH, MODERATE = 3.0, 1.5
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
 
 
 def summary(values: list[float]) -> dict:
