@@ -18,6 +18,7 @@ length, no padding.
 """
 
 import argparse
+import copy
 import json
 import math
 import multiprocessing
@@ -71,9 +72,9 @@ METHODS = {
         "threads had the cores to themselves, and the 1-minute load average when the steps began."
     ),
     "decoding": (
-        "model.generate(input_ids, attention_mask, num_beams, do_sample=False, min_new_tokens=L, max_new_tokens=L, "
-        "use_cache) under torch.inference_mode in eval mode, on random sources of L tokens, so every output has "
-        "exactly L new tokens. sentences_per_second = batch_size / median seconds per generate call (one call, or "
+        "model.generate(input_ids, attention_mask, num_beams, do_sample=False, max_new_tokens=L, use_cache) with "
+        "no end-of-sequence token (eos_token_id=None), under torch.inference_mode in eval mode, on random sources "
+        "of L tokens, so every output has exactly L new tokens. sentences_per_second = batch_size / median seconds per generate call (one call, or "
         "up to `repeats` calls, 5 for the cache comparison, when one is short). One untimed warm-up call per "
         "model and setting. Combinations "
         "predicted (from the last measured lengths) to take longer than decode_max_seconds, and uncached runs "
@@ -473,10 +474,14 @@ def time_generate(model, length: int, batch_size: int, num_beams: int, use_cache
     input_ids = torch.randint(
         Vocabulary.first_regular_id, model.config.vocab_size, (batch_size, length), generator=generator
     ).to(device)
-    kwargs = dict(
-        input_ids=input_ids, attention_mask=torch.ones_like(input_ids), num_beams=num_beams, do_sample=False,
-        min_new_tokens=length, max_new_tokens=length, use_cache=use_cache,
-    )
+    # No end-of-sequence token, so every output is exactly `length` new tokens. Forcing that with
+    # min_new_tokens instead would add two logits processors whose per-step Python work (signature
+    # inspection, isin) was ~25% of a cached one-sentence step: a cost of the benchmark, not of decoding.
+    config = copy.deepcopy(model.generation_config)
+    for name, value in dict(eos_token_id=None, num_beams=num_beams, do_sample=False, max_new_tokens=length,
+                            use_cache=use_cache).items():
+        setattr(config, name, value)
+    kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config)
     seconds, new_tokens = [], None
     while len(seconds) < repeats and (not seconds or sum(seconds) < repeat_below * len(seconds)):
         synchronize(device)
