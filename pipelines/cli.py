@@ -25,6 +25,7 @@ def run_compare(argv: list[str]) -> None:
     from transformers import HfArgumentParser
 
     from .compare import CompareConfig, compare
+    from .training import launch_state
 
     parser = HfArgumentParser(CompareConfig)
     if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
@@ -32,6 +33,8 @@ def run_compare(argv: list[str]) -> None:
     else:
         config = parser.parse_args_into_dataclasses(argv)[0]
     results = compare(config)
+    if not launch_state().is_main_process:
+        return
     print(f"report: {config.resolved().run_dir / 'report.md'}")
     for task, entry in results["tasks"].items():
         for row, model in entry["models"].items():
@@ -42,9 +45,12 @@ def run_study(argv: list[str]) -> None:
     from transformers import HfArgumentParser
 
     from .study import StudyConfig, study
+    from .training import launch_state
 
     config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]
     document = study(config)
+    if not launch_state().is_main_process:
+        return
     print(f"study: {config.run_dir / 'study.md'} ({document['wall_seconds'] / 60:.1f} min)")
     for number, section in enumerate(document["sections"].values(), 1):
         print(f"\n{number}. {section['title']}\n{section['verdict']}")

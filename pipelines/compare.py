@@ -27,7 +27,7 @@ from .data import load_test_references
 from .files import write_json
 from .presets import compare_preset
 from .tasks import TaskSpec, get_task
-from .training import TrainConfig, train
+from .training import TrainConfig, launch_state, on_main_process, train
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class CompareConfig:
     vocab_size: int | None = field(default=None, metadata={"help": "size of each task's tokenizer vocabulary"})
     eval_samples: int | None = field(default=None, metadata={"help": "validation sentences decoded at each evaluation"})
     eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: the training preset's)"})
+    batch_tokens: int | None = field(default=None, metadata={"help": "tokens per batch (default: the training preset's)"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field(default=0, metadata={"help": "random seed of every row"})
 
@@ -164,18 +165,17 @@ def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overri
         output_dir=str(row_dir), task=benchmark, source_language=config.source_language,
         target_language=config.target_language, kind=config.kind, source_column=config.source_column,
         target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
+        batch_tokens=config.batch_tokens,
         arch=arch, preset=config.preset, tokenizer=str(task_dir / "tokenizer"), train_samples=config.train_samples,
         budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
         seed=config.seed, resume=True, **overrides,
     ).resolved()
     training = train(train_config)
-    entry = score_row(config, task, row, train_config, training)
-    write_json(finished, entry)
-    return entry
+    return on_main_process(score_row, config, task, row, train_config, training)
 
 
 def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: TrainConfig, training: dict) -> dict:
-    """Score a trained row's best model on the test split, save its Hub-ready folder, return its entry."""
+    """Score a trained row's best model on the test split, save its Hub-ready folder and row.json, return its entry."""
     from transformers import AutoModelForSeq2SeqLM
 
     from models import save_model_folder
@@ -188,6 +188,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
     sources, references = load_test_references(task)
     if config.test_samples:
         sources, references = sources[: config.test_samples], references[: config.test_samples]
+    logger.info("%s/%s: testing the best model (step %s) on %d examples", task.name, row, training["best_step"], len(sources))
     test = evaluate_model(model, tokenizer, task, sources, references, predictions_file=row_dir / "test_predictions.txt")
     predictions = test.pop("predictions")
 
@@ -209,6 +210,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
         "folder": f"models/{task.name}-{row}",
     }
     save_model_folder(model, tokenizer, config.run_dir / entry["folder"])
+    write_json(row_dir / "row.json", entry)
     return entry
 
 
@@ -236,6 +238,7 @@ def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
 
     folder = config.run_dir / task.name / "tokenizer"
     if not (folder / "tokenizer.json").exists():
+        logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
         texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
         train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
@@ -243,10 +246,11 @@ def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
 
 
 def compare(config: CompareConfig) -> dict:
-    """Run the comparison; returns the results dict also written to results.json."""
-    from .cards import write_cards
-    from .report import write_report
+    """Run the comparison; returns the results dict also written to results.json.
 
+    Under `accelerate launch` every process trains each row (DDP); the main process
+    alone trains the tokenizers, tests the rows and writes the results.
+    """
     config = config.resolved()
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +261,7 @@ def compare(config: CompareConfig) -> dict:
     for benchmark in config.tasks.split(","):
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
-        prepare_tokenizer(config, task)
+        on_main_process(prepare_tokenizer, config, task)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
         entry = {"task": task_summary(task), "models": {}, "errors": {},
@@ -268,12 +272,20 @@ def compare(config: CompareConfig) -> dict:
             except Exception as error:  # one architecture failing must not lose the others
                 logger.error("%s/%s failed: %s", task.name, row, error)
                 entry["errors"][row] = "".join(traceback.format_exception_only(error)).strip()
-                (task_dir / row).mkdir(parents=True, exist_ok=True)
-                (task_dir / row / "error.txt").write_text(traceback.format_exc())
+                if launch_state().is_main_process:
+                    (task_dir / row).mkdir(parents=True, exist_ok=True)
+                    (task_dir / row / "error.txt").write_text(traceback.format_exc())
         results["tasks"][task.name] = entry
-        write_json(run_dir / "results.json", results)
+        on_main_process(write_json, run_dir / "results.json", results)
+    on_main_process(write_outputs, run_dir, results)
+    return results
+
+
+def write_outputs(run_dir: Path, results: dict) -> None:
+    """The model cards, report.md with its plots, and the final results.json."""
+    from .cards import write_cards
+    from .report import write_report
 
     write_cards(run_dir, results)
     write_report(results, run_dir)
     write_json(run_dir / "results.json", results)
-    return results

@@ -39,6 +39,7 @@ from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, ta
 from .files import write_json, write_lines
 from .presets import study_preset
 from .report import METRIC_NAMES
+from .training import launch_state, on_main_process
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def compare_config(config: StudyConfig, settings: dict, cell: Cell) -> CompareCo
         name=config.run_dir.name, preset=settings["training"], runs_dir=str(config.run_dir.parent), tasks=cell.task,
         budget_target_tokens=spec["budget_target_tokens"], train_samples=cell.samples, test_samples=spec["test_samples"],
         vocab_size=settings["vocab_size"], eval_samples=settings["eval_samples"], eval_every=spec["eval_every"],
-        seed=cell.seed,
+        batch_tokens=settings["batch_tokens"], seed=cell.seed,
     ).resolved()
 
 
@@ -123,12 +124,12 @@ def cell_dir(config: StudyConfig, settings: dict, cell: Cell) -> Path:
 def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
     """Train and test one cell (reusing a finished one); returns its compare row entry."""
     folder = cell_dir(config, settings, cell)
-    overrides = dict(batch_tokens=settings["batch_tokens"], patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
+    overrides = dict(patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
     if cell.variant.startswith("word2vec"):
         # One word2vec model per (data, seed), shared by the cell's architectures and both variants.
         overrides["word2vec"] = str(folder.parent / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
     entry = train_row(compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides)
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    on_main_process(shutil.rmtree, folder / "checkpoints", ignore_errors=True)
     return entry
 
 
@@ -397,20 +398,30 @@ def build_sections(grid: Grid, speed: dict) -> dict:
 
 
 def study(config: StudyConfig) -> dict:
-    """Run (or resume) the study; returns the document also written to study.json."""
+    """Run (or resume) the study; returns the document also written to study.json.
+
+    Under `accelerate launch` every process trains each cell (DDP, see compare); the
+    main process alone measures speed, probes the models and writes the study.
+    """
     settings = settings_of(config)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     invocations = Invocations(run_dir)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
-        prepare_tokenizer(cell_config, task_of(cell_config, benchmark))
+        on_main_process(prepare_tokenizer, cell_config, task_of(cell_config, benchmark))
     cells = planned_cells(settings)
     entries = {}
-    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True):
+    for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not launch_state().is_main_process):
         trained = not (cell_dir(config, settings, cell) / "row.json").exists()
         entries[cell] = run_cell(config, settings, cell)
-        invocations.update(trained)
+        on_main_process(invocations.update, trained)
+    return on_main_process(write_study, config, settings, cells, entries, invocations)
+
+
+def write_study(config: StudyConfig, settings: dict, cells: list[Cell], entries: dict, invocations: "Invocations") -> dict:
+    """Measure speed, build every section from the trained cells, write study.json and study.md."""
+    run_dir = config.run_dir
     speed_path = speed_results(config, settings)
     speed = json.loads(speed_path.read_text())
     sections = build_sections(Grid(config, settings, entries), speed)

@@ -31,8 +31,10 @@ from pathlib import Path
 import psutil
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.utils import InitProcessGroupKwargs, broadcast_object_list, gather_object, set_seed
+from accelerate import Accelerator, PartialState
+from accelerate.utils import (
+    InitProcessGroupKwargs, broadcast_object_list, gather_object, parse_flag_from_env, set_seed,
+)
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
@@ -202,6 +204,41 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         # A rank that dies or stalls makes the others fail with a stack trace instead of waiting forever.
         kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.ddp_timeout))],
     )
+
+
+def launch_state(ddp_timeout: int = TrainConfig.ddp_timeout) -> PartialState:
+    """This process's place among the processes of `accelerate launch` (one process otherwise).
+
+    For the entry points that run several trainings (compare, study): they need the
+    ranks before the first `train()`. Unlike Accelerator, PartialState ignores
+    ACCELERATE_USE_CPU; without it two CPU processes would each see themselves as the
+    only, main, process.
+    """
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"), timeout=timedelta(seconds=ddp_timeout))
+
+
+def on_main_process(function, *args, **kwargs):
+    """Run `function(*args, **kwargs)` on the main process only; every process returns its result.
+
+    For work that writes shared files (tokenizers, test scores, reports). An error on the
+    main process is raised there and, as a RuntimeError naming it, on every other process,
+    so no process waits for a peer that has given up.
+    """
+    state = launch_state()
+    if state.num_processes == 1:
+        return function(*args, **kwargs)
+    result, error = None, None
+    if state.is_main_process:
+        try:
+            result = function(*args, **kwargs)
+        except Exception as caught:  # handed to the other processes first, then raised
+            error = caught
+    result, message = broadcast_object_list([result, None if error is None else f"{type(error).__name__}: {error}"])
+    if error is not None:
+        raise error
+    if message is not None:
+        raise RuntimeError(f"the main process failed: {message}")
+    return result
 
 
 def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, accelerator: Accelerator):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard
+from launch import finish, run_script, two_cpu_processes
 
 import pipelines.compare
 from pipelines.compare import CompareConfig, compare
@@ -102,3 +103,21 @@ def test_budgets_and_rows_resolve():
                                     "rnn-word2vec", "lstm-word2vec", "transformer-word2vec"]
     with pytest.raises(ValueError, match="unknown variant 'bigger'"):
         CompareConfig(preset="demo", variants="bigger").resolved().rows()
+
+
+def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path):
+    """Under `accelerate launch` both processes train each row; only the main one trains the
+    tokenizer, tests, writes the results and prints them."""
+    flags = ["--preset", "tiny", "--runs_dir", str(tmp_path), "--archs", "lstm"]
+    output = finish(run_script("compare.py", flags, two_cpu_processes(), ACCELERATE_USE_CPU="1"), timeout=600)
+    assert output.count("multi30k-de-en: training the shared tokenizer") == 1
+    assert output.count("multi30k-de-en/lstm: testing the best model") == 1
+    assert output.count("multi30k-de-en lstm: bleu") == 1
+    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    entry = results["tasks"]["multi30k-de-en"]
+    assert entry["errors"] == {}
+    assert entry["models"]["lstm"]["training"]["num_processes"] == 2
+    row = json.loads((tmp_path / "tiny" / "multi30k-de-en" / "lstm" / "row.json").read_text())
+    assert row == entry["models"]["lstm"]
+    assert (tmp_path / "tiny" / "report.md").exists()
+
