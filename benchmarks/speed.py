@@ -74,9 +74,9 @@ METHODS = {
     "decoding": (
         "model.generate(input_ids, attention_mask, num_beams, do_sample=False, max_new_tokens=L, use_cache) with "
         "no end-of-sequence token (eos_token_id=None), under torch.inference_mode in eval mode, on random sources "
-        "of L tokens, so every output has exactly L new tokens. sentences_per_second = batch_size / median seconds per generate call (one call, or "
-        "up to `repeats` calls, 5 for the cache comparison, when one is short). One untimed warm-up call per "
-        "model and setting. Combinations "
+        "of L tokens, so every output has exactly L new tokens. sentences_per_second = batch_size / median "
+        "seconds per generate call (one call, or up to `repeats` calls, 5 for the cache comparison, when one is "
+        "short). One untimed warm-up call per model and setting. Combinations "
         "predicted (from the last measured lengths) to take longer than decode_max_seconds, and uncached runs "
         "beyond uncached_max_length, or predicted to end past time_budget, are not run: they appear with null "
         "values and a reason. cache_speedup = "
