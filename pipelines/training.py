@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from models import build_model, init_embeddings, save_model_folder
+from models import build_model, init_embeddings, replace_folder, save_model_folder
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .evaluation import generate_texts, score
@@ -315,8 +315,7 @@ def save_checkpoint(accelerator: Accelerator, root: Path, step: int, keep: int) 
     accelerator.save_state(str(staging))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
+        replace_folder(staging, final)
         for old in checkpoints(root)[:-keep]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()

@@ -19,6 +19,7 @@ import models
 from models.recurrent.configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
 from models.recurrent.modeling_recurrent import (
     LSTMForConditionalGeneration,
+    STATE_FIELD,
     RecurrentEncoderOutput,
     RNNForConditionalGeneration,
 )
@@ -239,7 +240,7 @@ def test_state_continues_decoding(toy, arch, attention, feed):
             decoder_input_ids=decoder_input_ids[:, :3],
             use_cache=True,
         )
-        state = first.past_key_values
+        state = getattr(first, STATE_FIELD)  # `cache` from transformers 5.24 on, `past_key_values` before
         assert isinstance(state, tuple) and all(t.shape[0] == input_ids.shape[0] for t in state)
         # Continue from the state, with the encoder outputs computed once (as generate() does).
         encoder_outputs = model.get_encoder()(input_ids, attention_mask)
