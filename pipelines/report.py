@@ -49,6 +49,23 @@ def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
     return lines
 
 
+def settings_table(entry: dict) -> list[str]:
+    """How each model was trained: the preset's settings can differ by architecture, so the report shows them."""
+    header = ["model", "steps (full epochs)", "stopped by", "batch tokens", "learning rate", "schedule (warmup steps)",
+              "dropout", "label smoothing"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model in entry["models"].values():
+        training = model["training"]
+        cells = [
+            model["label"], f"{training['steps']:,} ({training['epochs']})", training["stop_reason"],
+            f"{training['batch_tokens']:,}", f"{training['learning_rate']:g}",
+            f"{training['schedule']} ({training['warmup_steps']})", f"{training['dropout']:g}",
+            f"{training['label_smoothing']:g}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def plot_validation(results: dict, run_dir: Path, task: str) -> str:
     entry = results["tasks"][task]
     main = entry["task"]["main_metric"]
@@ -146,7 +163,7 @@ def write_report(results: dict, run_dir: Path) -> list[str]:
             for key in ("bleu_signature", "chrf_signature"):
                 if key in first:
                     lines.append(f"{key.split('_')[0]} signature: `{first[key]}`")
-            lines.append("")
+            lines += ["", "Training:", ""] + settings_table(entry) + [""]
             plots += [plot_validation(results, run_dir, task), plot_by_length(results, run_dir, task)]
             lines += [f"![validation curves]({plots[-2]})", "", f"![by source length]({plots[-1]})", ""]
             lines += ["### Examples", ""] + examples_section(entry)

@@ -52,6 +52,10 @@ def test_report_results_and_cards_agree(tiny_run):
         assert values["sacrebleu"] == pytest.approx(model["test"]["bleu"], abs=0.01)
         assert bleu in card.text
     assert results["tasks"]["multi30k-de-en"]["models"]["lstm"]["test"]["bleu_signature"] in report
+    for model in results["tasks"]["multi30k-de-en"]["models"].values():
+        training = model["training"]
+        assert (f"| {model['label']} | {training['steps']:,} ({training['epochs']}) | {training['stop_reason']} "
+                f"| {training['batch_tokens']:,} |") in report
 
 
 def test_one_failing_architecture_keeps_the_others(tmp_path, monkeypatch):
