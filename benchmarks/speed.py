@@ -478,9 +478,7 @@ def time_generate(model, length: int, batch_size: int, num_beams: int, use_cache
     # min_new_tokens instead would add two logits processors whose per-step Python work (signature
     # inspection, isin) was ~25% of a cached one-sentence step: a cost of the benchmark, not of decoding.
     config = copy.deepcopy(model.generation_config)
-    for name, value in dict(eos_token_id=None, num_beams=num_beams, do_sample=False, max_new_tokens=length,
-                            use_cache=use_cache).items():
-        setattr(config, name, value)
+    config.update(eos_token_id=None, num_beams=num_beams, do_sample=False, max_new_tokens=length, use_cache=use_cache)
     kwargs = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config)
     seconds, new_tokens = [], None
     while len(seconds) < repeats and (not seconds or sum(seconds) < repeat_below * len(seconds)):

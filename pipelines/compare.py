@@ -188,7 +188,8 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
     sources, references = load_test_references(task)
     if config.test_samples:
         sources, references = sources[: config.test_samples], references[: config.test_samples]
-    logger.info("%s/%s: testing the best model (step %s) on %d examples", task.name, row, training["best_step"], len(sources))
+    logger.info("%s/%s: testing the best model (step %s) on %d examples",
+                task.name, row, training["best_step"], len(sources))
     test = evaluate_model(model, tokenizer, task, sources, references, predictions_file=row_dir / "test_predictions.txt")
     predictions = test.pop("predictions")
 

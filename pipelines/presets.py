@@ -28,9 +28,8 @@ Why these values:
 Measured with these `demo` settings at a 20-minute budget per model on 2 CPU
 cores (README "Performance", docs/cpu-20min): test2016 BLEU 39.2 (LSTM), 38.7
 (Transformer), 30.4 (RNN). The Transformer's warmup of 100 steps is 2% of the
-~4,500 steps it gets in 20 minutes; its
-validation loss was still falling (1.73 -> 1.69 over the last 650 steps),
-so a longer budget would still pay.
+~4,500 steps it gets in 20 minutes; its validation loss was still falling
+(1.73 -> 1.69 over the last 650 steps), so a longer budget would still pay.
 """
 
 RECURRENT_DEMO = dict(
@@ -118,10 +117,10 @@ STUDY_PRESETS = {
     # demo-size models (3-5M parameters), a 4k vocabulary, and a budget per cell of 400k Multi30k target
     # tokens (about 14 epochs' worth of 1,000 pairs, 0.8 of the full training set) or 60k DialogSum
     # summary tokens (0.25 epochs), ~70-90 s of training each; tests on the first 500 test2016 sentences
-    # (beam search on all 1,000 would add ~5 minutes) and 200 DialogSum dialogues. Batches of 2,048 tokens instead of
-    # the RNN's 4,096 (as for the LSTM and the Transformer): at such budgets the number of updates limits quality more than the gradient
-    # noise (the Transformer reached validation BLEU 11.8 on 500k tokens in 276 steps of 2,048; at
-    # 4,096 tokens 84 steps left it below 1). No early stopping: with patience 2 one full-data RNN
+    # (beam search on all 1,000 would add ~5 minutes) and 200 DialogSum dialogues. Batches of 2,048 tokens for
+    # every model, the RNN included (its training preset has 4,096): at such budgets the number of updates
+    # limits quality more than the gradient noise (the Transformer reached validation BLEU 11.8 on 500k
+    # tokens in 276 steps of 2,048; at 4,096 tokens 84 steps left it below 1). No early stopping: with patience 2 one full-data RNN
     # stopped at step 120 of 220 on a temporary dip of its validation BLEU (6.6 test BLEU vs 15.1 for
     # the same cell with other seeds); the best checkpoint is tested either way. Three seeds
     # where a cell is the study's headline (quality, and the spread every other section is judged

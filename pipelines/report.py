@@ -30,40 +30,43 @@ def evaluations(run_dir: Path, task: str, row: str) -> list[dict]:
     return [e for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "eval"]
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule, one line per row of cells."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
     """The task's Markdown table: one row per model. `mark` bolds one row (model cards)."""
     kind, main = entry["task"]["kind"], entry["task"]["main_metric"]
     metrics = TEST_COLUMNS[kind]
     header = ["model", "parameters", "training time", "train tokens/s", "best val step", f"val {METRIC_NAMES[main]}",
               *(f"test {METRIC_NAMES[m]}" for m in metrics), "decode sentences/s"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for row, model in entry["models"].items():
         training, test = model["training"], model["test"]
         name = f"**{model['label']}**" if row == mark else model["label"]
-        cells = [
+        rows.append([
             name, f"{model['parameters'] / 1e6:.1f}M", f"{training['train_seconds'] / 60:.1f} min",
             f"{training['target_tokens_per_second']:,.0f}", str(training["best_step"]), f"{training['best_metric']:.2f}",
             *(f"{test[m]:.2f}" for m in metrics), f"{test['sentences_per_second']:.1f}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        ])
+    return markdown_table(header, rows)
 
 
 def settings_table(entry: dict) -> list[str]:
     """How each model was trained: the preset's settings can differ by architecture, so the report shows them."""
     header = ["model", "steps (full epochs)", "stopped by", "batch tokens", "learning rate", "schedule (warmup steps)",
               "dropout", "label smoothing"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for model in entry["models"].values():
         training = model["training"]
-        cells = [
+        rows.append([
             model["label"], f"{training['steps']:,} ({training['epochs']})", training["stop_reason"],
             f"{training['batch_tokens']:,}", f"{training['learning_rate']:g}",
             f"{training['schedule']} ({training['warmup_steps']})", f"{training['dropout']:g}",
             f"{training['label_smoothing']:g}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        ])
+    return markdown_table(header, rows)
 
 
 def plot_validation(results: dict, run_dir: Path, task: str) -> str:

@@ -38,7 +38,7 @@ from . import study_plots, verdicts
 from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, task_of, train_row
 from .files import write_json, write_lines
 from .presets import study_preset
-from .report import METRIC_NAMES
+from .report import METRIC_NAMES, markdown_table
 from .training import launch_state, on_main_process
 
 logger = logging.getLogger(__name__)
@@ -488,15 +488,11 @@ def study_markdown(document: dict) -> list[str]:
     return lines
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
 def quality_table(numbers: dict) -> list[str]:
     rows = [[task, verdicts.LABELS[arch], entry["metric_label"], f"{s['mean']:.2f}", f"{s['std']:.2f}", str(s["n"]),
              ", ".join(f"{v:.2f}" for v in s["values"]), f"{entry['train_seconds'][arch]:.0f}"]
             for task, entry in numbers["tasks"].items() for arch, s in entry["archs"].items()]
-    return table(["task", "model", "test metric", "mean", "std", "seeds", "per seed", "training seconds"], rows)
+    return markdown_table(["task", "model", "test metric", "mean", "std", "seeds", "per seed", "training seconds"], rows)
 
 
 def parallelism_table(numbers: dict) -> list[str]:
@@ -508,14 +504,14 @@ def parallelism_table(numbers: dict) -> list[str]:
             for model, by_length in numbers["training"].items()]
     header = (["model"] + [f"train tok/s @{l}" for l in lengths] + [f"epoch min @{lengths[-1]}"]
               + [f"greedy ms @{l}" for l in lengths])
-    return table(header, rows) + ["", f"Epoch: {numbers['epoch_pairs']:,} pairs at the given length. Source: "
+    return markdown_table(header, rows) + ["", f"Epoch: {numbers['epoch_pairs']:,} pairs at the given length. Source: "
                                       f"`{Path(numbers['source']).name}`."]
 
 
 def long_range_table(numbers: dict) -> list[str]:
     rows = [[label] + [f"{v:.2f} ± {s:.2f}" for v, s in zip(row["values"], row["stds"])] + [str(row["n"])]
             for label, row in numbers["rows"].items()]
-    return table(["model"] + [f"src {b}" for b in numbers["buckets"]] + ["seeds"], rows)
+    return markdown_table(["model"] + [f"src {b}" for b in numbers["buckets"]] + ["seeds"], rows)
 
 
 def data_size_table(numbers: dict) -> list[str]:
@@ -523,14 +519,14 @@ def data_size_table(numbers: dict) -> list[str]:
     for task, entry in numbers["tasks"].items():
         rows = [[task, verdicts.LABELS[arch]] + [f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
                                                  for s in series] for arch, series in entry["archs"].items()]
-        lines += table(["task", "model"] + [f"{n:,} pairs" for n in entry["sizes"]], rows) + [""]
+        lines += markdown_table(["task", "model"] + [f"{n:,} pairs" for n in entry["sizes"]], rows) + [""]
     return lines
 
 
 def word2vec_table(numbers: dict) -> list[str]:
     rows = [[verdicts.LABELS[arch], size] + [f"{variants[v]['mean']:.2f}" for v in ("random", "word2vec", "word2vec-frozen")]
             for arch, by_size in numbers["archs"].items() for size, variants in by_size.items()]
-    return table(["model", "training data", "random", "word2vec", "word2vec frozen"], rows)
+    return markdown_table(["model", "training data", "random", "word2vec", "word2vec frozen"], rows)
 
 
 def senses_table(numbers: dict) -> list[str]:
@@ -538,13 +534,13 @@ def senses_table(numbers: dict) -> list[str]:
             + [f"{100 * entry['models'][a]['accuracy']:.0f}% ({entry['models'][a]['separation']:+.2f})" for a in numbers["archs"]]
             + [", ".join(n for n, _ in entry["word2vec_neighbours"][:5])]
             for word, entry in numbers["words"].items()]
-    return table(["word", "senses (occurrences)", "word2vec (majority)"]
+    return markdown_table(["word", "senses (occurrences)", "word2vec (majority)"]
                  + [f"{verdicts.LABELS[a]} 1-NN (separation)" for a in numbers["archs"]] + ["word2vec nearest pieces"], rows)
 
 
 def attention_table(numbers: dict) -> list[str]:
     rows = [[label, str(m["heads"]), f"{m['sharpness']:.2f}", f"{100 * m['diagonal']:.0f}%"] for label, m in numbers["models"].items()]
-    return [f"Source: {numbers['source']}", ""] + table(["model", "heads", "mean peak weight", "mass near diagonal"], rows)
+    return [f"Source: {numbers['source']}", ""] + markdown_table(["model", "heads", "mean peak weight", "mass near diagonal"], rows)
 
 
 TABLES = {"quality": quality_table, "parallelism": parallelism_table, "long_range": long_range_table,
