@@ -20,6 +20,7 @@ are reused and an interrupted one continues from its last checkpoint.
 import logging
 import platform
 import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,10 @@ VARIANTS = {
     "word2vec": dict(embeddings="word2vec"),
     "word2vec-frozen": dict(embeddings="word2vec-frozen"),
     "no-attention": dict(attention="none"),
+    "pointer-generator": dict(copy_attention=True, coverage=True),
 }
+# Variants that only apply to the recurrent models.
+RECURRENT_ONLY = ("no-attention", "pointer-generator")
 LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
 
 
@@ -48,7 +52,9 @@ class CompareConfig:
     preset: str = field(default="demo", metadata={"help": "tiny | demo | full (pipelines/presets.py)"})
     tasks: str | None = field(default=None, metadata={"help": "comma-separated benchmarks, e.g. multi30k,dialogsum"})
     archs: str = field(default="rnn,lstm,transformer", metadata={"help": "comma-separated architectures"})
-    variants: str = field(default="", metadata={"help": "extra rows: word2vec, word2vec-frozen, no-attention"})
+    variants: str = field(default="", metadata={
+        "help": "extra rows: word2vec, word2vec-frozen, no-attention, pointer-generator; "
+                "NAME:ARCH+ARCH limits one to some architectures (pointer-generator:lstm)"})
     budget_minutes: float | None = field(default=None, metadata={"help": "training minutes per model"})
     budget_target_tokens: int | None = field(default=None, metadata={"help": "target tokens per model (instead of minutes)"})
     train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
@@ -87,12 +93,15 @@ class CompareConfig:
         """(row name, arch, TrainConfig overrides) for every model to train."""
         archs = [a for a in self.archs.split(",") if a]
         rows = [(arch, arch, {}) for arch in archs]
-        for variant in filter(None, self.variants.split(",")):
+        for item in filter(None, self.variants.split(",")):
+            variant, _, only = item.partition(":")
             if variant not in VARIANTS:
                 raise ValueError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
-            for arch in archs:
-                if variant == "no-attention" and arch == "transformer":
-                    continue  # attention is what a Transformer is made of
+            for arch in (only.split("+") if only else archs):
+                if arch not in archs:
+                    raise ValueError(f"variant {item!r} names architecture {arch!r}, which --archs does not list")
+                if variant in RECURRENT_ONLY and arch == "transformer":
+                    continue  # the Transformer stays a stock config: attention is what it is made of, and it does not copy
                 rows.append((f"{arch}-{variant}", arch, VARIANTS[variant]))
         return rows
 
@@ -139,6 +148,9 @@ def row_label(arch: str, model_config: dict, embeddings: str) -> str:
     if arch != "transformer":
         attention = model_config.get("attention", "none")
         label += " (no attention)" if attention == "none" else f" + {attention} attention"
+        copying = [name for name in ("copy_attention", "coverage") if model_config.get(name)]
+        if copying:
+            label += " + " + " and ".join({"copy_attention": "copy", "coverage": "coverage"}[n] for n in copying)
     if embeddings != "random":
         label += f", {embeddings} embeddings"
     return label
@@ -192,6 +204,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
                 task.name, row, training["best_step"], len(sources))
     test = evaluate_model(model, tokenizer, task, sources, references, predictions_file=row_dir / "test_predictions.txt")
     predictions = test.pop("predictions")
+    test["distinct_outputs"] = distinct_share(predictions)
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
     entry = {
@@ -216,9 +229,33 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
 
 EXAMPLES = 5
+
+
+def distinct_share(outputs: list[str]) -> float:
+    """Share of outputs that no other output repeats exactly: a model that has not learned
+    the task writes the same few outputs for every input."""
+    counts = Counter(outputs)
+    return sum(1 for output in outputs if counts[output] == 1) / max(len(outputs), 1)
+
+
+def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], references: list[list[str]]) -> dict:
+    """LEAD-3 and LONGEST-3 on the test examples, scored like the models (summarization tasks only)."""
+    from .baselines import BASELINES, LABELS, extract
+    from .evaluation import score, scores_by_length
+    from .tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    lengths = [len(ids) for ids in tokenizer(sources, truncation=True, max_length=task.max_source_length)["input_ids"]]
+    entries = {}
+    for name in BASELINES:
+        outputs = extract(name, sources)
+        test = {**score(task, outputs, references), "by_source_length": scores_by_length(task, lengths, outputs, references),
+                "distinct_outputs": distinct_share(outputs), "count": len(sources)}
+        entries[name] = {"label": LABELS[name], "test": test, "examples": outputs[:EXAMPLES]}
+    return entries
 MODEL_CONFIG_KEYS = (
     "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",
-    "attention", "input_feeding", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads",
+    "attention", "input_feeding", "copy_attention", "coverage", "coverage_loss_weight", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads",
     "encoder_ffn_dim", "decoder_ffn_dim", "max_position", "max_position_embeddings", "tie_word_embeddings",
 )
 
@@ -265,8 +302,12 @@ def compare(config: CompareConfig) -> dict:
         on_main_process(prepare_tokenizer, config, task)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
-        entry = {"task": task_summary(task), "models": {}, "errors": {},
+        entry = {"task": task_summary(task), "models": {}, "errors": {}, "baselines": {},
                  "test_sources": sources[:EXAMPLES], "test_references": references[:EXAMPLES], "test_count": min(limit, len(sources))}
+        if task.kind == "summarization":
+            entry["baselines"] = on_main_process(
+                score_baselines, task, task_dir / "tokenizer", sources[:limit], references[:limit]
+            )
         for row, arch, overrides in config.rows():
             try:
                 entry["models"][row] = train_row(config, benchmark, row, arch, overrides)

@@ -35,22 +35,61 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+# The scores a trained summarizer is checked against its baselines on (ROUGE-Lsum follows ROUGE-L).
+BASELINE_CHECKS = ("rouge1", "rouge2", "rougeL")
+
+
 def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
-    """The task's Markdown table: one row per model. `mark` bolds one row (model cards)."""
+    """The task's Markdown table: one row per model, then the baselines that learn nothing
+    (summarization). `mark` bolds one row (model cards)."""
     kind, main = entry["task"]["kind"], entry["task"]["main_metric"]
     metrics = TEST_COLUMNS[kind]
+    baselines = entry.get("baselines", {})
     header = ["model", "parameters", "training time", "train tokens/s", "best val step", f"val {METRIC_NAMES[main]}",
               *(f"test {METRIC_NAMES[m]}" for m in metrics), "decode sentences/s"]
+    if kind == "summarization":
+        header += ["distinct outputs"] + (["vs. baselines"] if baselines else [])
     rows = []
     for row, model in entry["models"].items():
         training, test = model["training"], model["test"]
         name = f"**{model['label']}**" if row == mark else model["label"]
-        rows.append([
+        cells = [
             name, f"{model['parameters'] / 1e6:.1f}M", f"{training['train_seconds'] / 60:.1f} min",
             f"{training['target_tokens_per_second']:,.0f}", str(training["best_step"]), f"{training['best_metric']:.2f}",
             *(f"{test[m]:.2f}" for m in metrics), f"{test['sentences_per_second']:.1f}",
-        ])
+        ]
+        if kind == "summarization":
+            cells.append(percent(test.get("distinct_outputs")))
+            if baselines:
+                shortfalls = below_baselines(test, baselines)
+                cells.append("below " + "; ".join(shortfalls) if shortfalls else "beats both")
+        rows.append(cells)
+    for baseline in baselines.values():
+        test = baseline["test"]
+        rows.append([f"*{baseline['label']}, no training*", "—", "—", "—", "—", "—", *(f"{test[m]:.2f}" for m in metrics),
+                     "—", percent(test.get("distinct_outputs")), "—"])
     return markdown_table(header, rows)
+
+
+def below_baselines(test: dict, baselines: dict) -> list[str]:
+    """Where a trained row scores below a baseline: ["LEAD-3 on ROUGE-2", ...]."""
+    shortfalls = []
+    for name, baseline in baselines.items():
+        metrics = [METRIC_NAMES[m] for m in BASELINE_CHECKS if test[m] < baseline["test"][m]]
+        if metrics:
+            shortfalls.append(f"{name.upper()} on {', '.join(metrics)}")
+    return shortfalls
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f}%"
+
+
+def copying_note(entry: dict) -> str:
+    """Which rows copy from the source (pointer-generator), for summarization reports."""
+    copying = [m["label"] for m in entry["models"].values() if m.get("model_config", {}).get("copy_attention")]
+    return ("Rows that copy from the source (pointer-generator): " + (", ".join(copying) if copying else "none")
+            + ". The Transformer is the stock MarianConfig and does not copy.")
 
 
 def settings_table(entry: dict) -> list[str]:
@@ -94,6 +133,10 @@ def plot_by_length(results: dict, run_dir: Path, task: str) -> str:
         buckets = model["test"]["by_source_length"]
         labels = [f"{b['min_length']}-{b['max_length']}" for b in buckets]
         axis.plot(labels, [b[main] for b in buckets], marker="o", label=model["label"])
+    for baseline in entry.get("baselines", {}).values():
+        buckets = baseline["test"]["by_source_length"]
+        labels = [f"{b['min_length']}-{b['max_length']}" for b in buckets]
+        axis.plot(labels, [b[main] for b in buckets], linestyle="--", color="grey", marker=".", label=baseline["label"])
     axis.set_xlabel("source length (tokens)")
     axis.set_ylabel(f"test {METRIC_NAMES[main]}")
     axis.set_title(f"{task}: test {METRIC_NAMES[main]} by source length")
@@ -129,7 +172,7 @@ def examples_section(entry: dict) -> list[str]:
     lines = []
     for i, source in enumerate(entry["test_sources"]):
         lines += [f"**Example {i + 1}.** Source: {one_line(source)}", "", f"- reference: {one_line(entry['test_references'][i][0])}"]
-        for model in entry["models"].values():
+        for model in [*entry["models"].values(), *entry.get("baselines", {}).values()]:
             if i < len(model["examples"]):
                 lines.append(f"- {model['label']}: {one_line(model['examples'][i])}")
         lines.append("")
@@ -160,6 +203,10 @@ def write_report(results: dict, run_dir: Path) -> list[str]:
                   f"Validation {main}: greedy decoding on a validation sample during training.", ""]
         if entry["models"]:
             lines += comparison_table(entry) + [""]
+            if entry["task"]["kind"] == "summarization":
+                lines += [copying_note(entry), "", "Distinct outputs: the share of test outputs that no other output "
+                          "repeats. Baselines in italics learn nothing: a trained row below one of them (\"vs. "
+                          "baselines\") has learned less than extraction on that score.", ""]
             first = next(iter(entry["models"].values()))["test"]
             settings = ", ".join(f"{k}={v}" for k, v in first["generation"].items())
             lines.append(f"Decoding: {settings}.")

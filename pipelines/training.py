@@ -78,6 +78,8 @@ class TrainConfig:
     size: str | None = field(default=None, metadata={"help": "model size name (models/sizes.py)"})
     attention: str | None = field(default=None, metadata={"help": "recurrent attention: none | bahdanau | luong-dot | luong-general"})
     cell: str | None = field(default=None, metadata={"help": "rnn cell: rnn (tanh) | gru"})
+    copy_attention: bool = field(default=False, metadata={"help": "recurrent models: pointer-generator copying from the source"})
+    coverage: bool = field(default=False, metadata={"help": "recurrent models: coverage attention and loss (See et al. 2017)"})
     dropout: float | None = field(default=None, metadata={"help": "dropout probability"})
     tokenizer: str | None = field(default=None, metadata={"help": "existing tokenizer folder (default: train one)"})
     vocab_size: int = field(default=8000, metadata={"help": "vocabulary size of a newly trained tokenizer"})
@@ -89,6 +91,12 @@ class TrainConfig:
     learning_rate: float | None = field(default=None, metadata={"help": "peak learning rate"})
     schedule: str | None = field(default=None, metadata={"help": "inverse_sqrt | linear | constant | plateau"})
     warmup_steps: int | None = field(default=None, metadata={"help": "linear warmup steps"})
+    plateau_every: int | None = field(
+        default=None, metadata={"help": "plateau schedule: steps between its checks of the validation loss"}
+    )
+    plateau_patience: int = field(
+        default=2, metadata={"help": "plateau schedule: checks without a lower validation loss before the rate halves"}
+    )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
     label_smoothing: float = field(default=0.1, metadata={"help": "label smoothing of the loss"})
@@ -109,7 +117,7 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with every unset value filled from the preset."""
-        defaults = preset(self.preset, self.arch)
+        defaults = preset(self.preset, self.arch, self.task_spec().kind)
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in defaults.items():
             if values[name] is None:
@@ -125,6 +133,10 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.schedule == "linear" and not self.max_steps:
             raise ValueError("the linear schedule decays to zero at --max_steps: set it")
+        if self.schedule == "plateau" and not (self.plateau_every and self.plateau_every > 0):
+            raise ValueError("the plateau schedule checks the validation loss every --plateau_every steps: set it > 0")
+        if self.arch == "transformer" and (self.copy_attention or self.coverage):
+            raise ValueError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
         if not any((self.max_steps, self.max_epochs, self.budget_minutes, self.budget_target_tokens)):
             raise ValueError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
 
@@ -144,6 +156,7 @@ class TrainConfig:
                 overrides["attention"] = self.attention
             if self.cell is not None:
                 overrides["cell"] = self.cell
+            overrides.update(copy_attention=self.copy_attention, coverage=self.coverage)
         return overrides
 
 
@@ -285,11 +298,20 @@ def make_optimizer(config: TrainConfig, model) -> torch.optim.Optimizer:
 
 
 def make_schedule(config: TrainConfig, optimizer):
-    """A transformers schedule, stepped once per optimizer step ("plateau": once per evaluation)."""
+    """A transformers schedule, stepped once per optimizer step.
+
+    "plateau" is stepped every `plateau_every` steps instead, with the loss on
+    the whole validation split: it halves the rate after `plateau_patience`
+    checks without a lower loss (down to 1/64 of the peak). Its decisions
+    depend neither on how often the run is evaluated nor on a small decoded
+    sample's noisy BLEU/ROUGE, nor on the total budget.
+    """
     if config.schedule == "plateau":
         return get_scheduler(
             "reduce_lr_on_plateau", optimizer,
-            scheduler_specific_kwargs=dict(mode="max", factor=0.5, patience=2, min_lr=config.learning_rate / 64),
+            scheduler_specific_kwargs=dict(
+                mode="min", factor=0.5, patience=config.plateau_patience, min_lr=config.learning_rate / 64
+            ),
         )
     names = {"inverse_sqrt": "inverse_sqrt", "linear": "linear", "constant": "constant_with_warmup"}
     return get_scheduler(
@@ -372,15 +394,25 @@ class RunLog:
 # ---------------------------------------------------------------- the loop
 
 
-def loss_and_tokens(model, batch: dict, label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean token-level cross-entropy of a batch (padding ignored) and its target token count."""
-    logits = model(
+def loss_and_tokens(
+    model, batch: dict, label_smoothing: float, coverage: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean token-level cross-entropy of a batch (padding ignored) and its target token count.
+
+    With `coverage`, a model's coverage penalty (pointer-generator with
+    coverage) is added, averaged over the same tokens: it is part of the
+    training objective, not of the validation loss that compares models.
+    """
+    output = model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], decoder_input_ids=batch["decoder_input_ids"]
-    ).logits
+    )
     labels = batch["labels"]
     loss = F.cross_entropy(
-        logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
+        output.logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, label_smoothing=label_smoothing
     )
+    penalty = getattr(output, "coverage_penalty", None)
+    if coverage and penalty is not None:
+        loss = loss + penalty[labels != -100].float().mean()
     return loss, (labels != -100).sum()
 
 
@@ -391,7 +423,7 @@ def validation_loss(model, batches: list[dict], accelerator: Accelerator) -> flo
     with torch.no_grad():
         for batch in batches[accelerator.process_index :: accelerator.num_processes]:
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss, tokens = loss_and_tokens(model, batch, 0.0)
+            loss, tokens = loss_and_tokens(model, batch, 0.0, coverage=False)
             totals += torch.stack([loss.float() * tokens, tokens.float()])
     model.train()
     totals = accelerator.reduce(totals, reduction="sum")
@@ -468,8 +500,16 @@ def train(config: TrainConfig) -> dict:
         write_json(out / "train_config.json", asdict(config))
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
 
+    last_validation = {}  # step -> validation loss: the schedule and an evaluation at one step share it
+
+    def current_validation_loss() -> float:
+        if state.step not in last_validation:
+            last_validation.clear()
+            last_validation[state.step] = validation_loss(model, validation_batches, accelerator)
+        return last_validation[state.step]
+
     def evaluate_now():
-        record = {"val_loss": validation_loss(model, validation_batches, accelerator)}
+        record = {"val_loss": current_validation_loss()}
         record.update(validation_metric(model, tokenizer, task, sample_sources, sample_references, accelerator))
         metric = record[task.main_metric]
         improved = state.best_metric is None or metric > state.best_metric
@@ -479,8 +519,6 @@ def train(config: TrainConfig) -> dict:
                 save_model_folder(accelerator.unwrap_model(model), tokenizer, out / "best")
         else:
             state.evaluations_without_improvement += 1
-        if config.schedule == "plateau":
-            schedule.step(metric)
         log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
                   best=improved, **record)
         if config.patience and state.evaluations_without_improvement >= config.patience:
@@ -525,6 +563,8 @@ def train(config: TrainConfig) -> dict:
                 log.write("train", state.step, loss=mean_loss, learning_rate=optimizer.param_groups[0]["lr"],
                           target_tokens_per_second=speed, train_seconds=state.train_seconds)
             window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
+            if config.schedule == "plateau" and state.step % config.plateau_every == 0:
+                schedule.step(current_validation_loss())
             state.stop_reason = budget_reached(config, state, accelerator)
             if state.step % config.eval_every == 0 or state.stop_reason:
                 evaluate_now()

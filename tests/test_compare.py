@@ -125,3 +125,31 @@ def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path)
     assert row == entry["models"]["lstm"]
     assert (tmp_path / "tiny" / "report.md").exists()
 
+
+
+def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
+    """A summarization compare scores LEAD-3 and LONGEST-3 with the models' metric code, trains the
+    pointer-generator row for the LSTM only, and flags every row that falls below a baseline."""
+    from pipelines.baselines import extract
+    from pipelines.data import load_test_references
+    from pipelines.evaluation import score
+    from pipelines.tasks import get_task
+
+    config = CompareConfig(preset="tiny", tasks="dialogsum", archs="lstm,transformer",
+                           variants="pointer-generator:lstm", runs_dir=str(tmp_path))
+    entry = compare(config)["tasks"]["dialogsum"]
+    assert list(entry["models"]) == ["lstm", "transformer", "lstm-pointer-generator"]
+    copier = entry["models"]["lstm-pointer-generator"]["model_config"]
+    assert copier["copy_attention"] and copier["coverage"]
+    task = get_task("dialogsum")
+    sources, references = load_test_references(task)
+    lead = score(task, extract("lead-3", sources[:12]), references[:12])
+    assert entry["baselines"]["lead-3"]["test"]["rouge2"] == pytest.approx(lead["rouge2"])
+    report = (tmp_path / "tiny" / "report.md").read_text()
+    assert "*LEAD-3 (first 3 utterances), no training*" in report and "LONGEST-3" in report
+    assert "Rows that copy from the source (pointer-generator): LSTM + luong-general attention + copy and coverage" in report
+    for model in entry["models"].values():
+        below = [m for m in ("rouge1", "rouge2", "rougeL") if model["test"][m] < lead[m]]
+        line = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} |"))
+        assert ("below LEAD-3 on" in line) == bool(below), line
+        assert 0 <= model["test"]["distinct_outputs"] <= 1

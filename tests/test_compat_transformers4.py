@@ -80,7 +80,8 @@ def test_t4_pipeline_truncates_long_input(toy_folders, t4_results, arch):
 def test_t4_auto_classes(toy_folders, t4_results, arch):
     result = t4_results["folders"][arch]["auto"]
     assert "error" not in result, result.get("error")
-    expected_class = "MarianMTModel" if arch == "transformer" else f"{arch.upper()}ForConditionalGeneration"
+    architecture = toy.MODELS[arch][0]
+    expected_class = "MarianMTModel" if architecture == "transformer" else f"{architecture.upper()}ForConditionalGeneration"
     assert result["model_class"] == expected_class
     assert result["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert result["calls"] == toy_folders["expected"][arch]["calls"]

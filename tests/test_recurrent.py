@@ -371,6 +371,9 @@ def test_left_padding_is_rejected():
         (RNNConfig, dict(hidden_dropout=1.0), "hidden_dropout"),
         (RNNConfig, dict(encoder_layers=0), "encoder_layers"),
         (LSTMConfig, dict(vocab_size=10, eos_token_id=12), "eos_token_id"),
+        (LSTMConfig, dict(attention="none", copy_attention=True), "copy_attention"),
+        (RNNConfig, dict(attention="none", coverage=True), "coverage"),
+        (LSTMConfig, dict(coverage=True, coverage_loss_weight=-1.0), "coverage_loss_weight"),
     ],
 )
 def test_config_rejects_bad_values(config_class, kwargs, message):
@@ -542,3 +545,127 @@ def test_fresh_process_loads_with_trust_remote_code(tmp_path, toy, trained_lstm)
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["module"].startswith("transformers_modules.")
     assert answer["beams"] == expected
+
+
+# Copy attention and coverage ---------------------------------------------------------------------
+
+# (arch, attention, input_feeding, copy_attention, coverage)
+COPY_CASES = [
+    ("lstm", "luong-general", False, True, False),
+    ("lstm", "luong-general", False, True, True),
+    ("lstm", "luong-dot", False, False, True),
+    ("lstm", "luong-general", True, True, True),
+    ("gru", "bahdanau", False, True, True),
+    ("rnn", "bahdanau", False, False, True),
+]
+COPY_IDS = [f"{a}-{att}{'-feed' if f else ''}{'-copy' if c else ''}{'-coverage' if v else ''}" for a, att, f, c, v in COPY_CASES]
+
+
+def make_copy_model(arch, attention, feed, copy, coverage, **overrides):
+    model = make_model(arch, attention=attention, input_feeding=feed, copy_attention=copy, coverage=coverage, **overrides)
+    if coverage:  # coverage starts with no effect (u = 0); give it one, so the tests exercise it
+        torch.manual_seed(1)
+        torch.nn.init.normal_(model.decoder.attention.coverage_proj.weight)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch,attention,feed,copy,coverage", COPY_CASES, ids=COPY_IDS)
+def test_copy_and_coverage_cached_decoding_equals_uncached(toy, arch, attention, feed, copy, coverage):
+    input_ids, attention_mask, _, _ = toy
+    model = make_copy_model(arch, attention, feed, copy, coverage, decoder_layers=2)
+    _assert_same_generation(model, input_ids, attention_mask)
+    _assert_same_generation(model, input_ids, attention_mask, num_beams=3, num_return_sequences=2)
+    _assert_same_generation(model, input_ids, attention_mask, num_beams=3, no_repeat_ngram_size=2)
+
+
+@pytest.mark.parametrize("arch,attention,feed,copy,coverage", COPY_CASES, ids=COPY_IDS)
+def test_copy_and_coverage_state_continues_decoding(toy, arch, attention, feed, copy, coverage):
+    input_ids, attention_mask, labels, _ = toy
+    model = make_copy_model(arch, attention, feed, copy, coverage)
+    decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels)
+    with torch.no_grad():
+        whole = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids)
+        first = model(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids[:, :3],
+                      use_cache=True)
+        rest = model(encoder_outputs=model.get_encoder()(input_ids, attention_mask), attention_mask=attention_mask,
+                     decoder_input_ids=decoder_input_ids[:, 3:], past_key_values=getattr(first, STATE_FIELD),
+                     use_cache=True)
+    torch.testing.assert_close(torch.cat([first.logits, rest.logits], dim=1), whole.logits, rtol=1e-5, atol=1e-5)
+    if coverage:
+        torch.testing.assert_close(torch.cat([first.coverage_penalty, rest.coverage_penalty], dim=1),
+                                   whole.coverage_penalty, rtol=1e-5, atol=1e-6)
+
+
+def test_copy_logits_are_the_mixed_distribution(toy):
+    """exp(logits) sums to 1, and with the gate shut (p_gen = 0) it is the attention on the source ids."""
+    input_ids, attention_mask, labels, _ = toy
+    model = make_copy_model("lstm", "luong-general", False, True, False)
+    with torch.no_grad():
+        output = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, output_attentions=True)
+        torch.testing.assert_close(output.logits.exp().sum(-1), torch.ones(labels.shape), rtol=1e-5, atol=1e-5)
+        model.decoder.copy_gate.bias.fill_(-1e4)  # p_gen -> 0: copy only
+        output = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, output_attentions=True)
+    weights = output.cross_attentions[0][:, 0]  # (batch, target, source)
+    for row in range(input_ids.shape[0]):
+        for token in input_ids[row][attention_mask[row].bool()].unique():
+            expected = weights[row][:, input_ids[row] == token].sum(-1)
+            torch.testing.assert_close(output.logits[row, :, token].exp(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_coverage_penalty_and_loss(toy):
+    """The penalty is sum_i min(a_i, coverage_i) per step: zero at the first step, and in the loss with its weight."""
+    input_ids, attention_mask, labels, _ = toy
+    weighted = make_copy_model("lstm", "luong-general", False, False, True, coverage_loss_weight=2.0)
+    unweighted = make_copy_model("lstm", "luong-general", False, False, True, coverage_loss_weight=0.0)
+    unweighted.load_state_dict(weighted.state_dict())
+    with torch.no_grad():
+        output = weighted(input_ids=input_ids, attention_mask=attention_mask, labels=labels, output_attentions=True)
+        plain = unweighted(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    weights = output.cross_attentions[0][:, 0]
+    coverage = torch.cumsum(weights, dim=1) - weights  # attention before each step
+    expected = 2.0 * torch.minimum(weights, coverage).sum(-1)
+    torch.testing.assert_close(output.coverage_penalty, expected, rtol=1e-5, atol=1e-6)
+    assert torch.all(output.coverage_penalty[:, 0] == 0) and output.coverage_penalty.sum() > 0
+    mask = labels != -100
+    torch.testing.assert_close(output.loss, plain.loss + output.coverage_penalty[mask].mean(), rtol=1e-5, atol=1e-6)
+
+
+def copy_data(count: int, seed: int, unseen: range | None = None):
+    """Copy a sequence of 3-6 ids from 4..15; with `unseen`, one position holds one of those ids
+    instead (a name in a sentence). Sources and targets end with </s>."""
+    generator = torch.Generator().manual_seed(seed)
+    sequences = []
+    for i in range(count):
+        sequence = torch.randint(4, 16, (3 + i % 4,), generator=generator).tolist()
+        if unseen is not None:
+            sequence[i % len(sequence)] = unseen[i % len(unseen)]
+        sequences.append(sequence + [EOS])
+    input_ids = pad_batch(sequences, PAD)
+    return input_ids, (input_ids != PAD).long(), pad_batch(sequences, -100), sequences
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "no-copy"])
+def test_copy_attention_copies_tokens_never_seen_in_training(copy):
+    """Trained to copy sequences of ids 4..15, the pointer-generator copies sequences that
+    hold one of the never-seen ids 16..19 (whose embeddings never trained); without copy
+    attention the same model never emits them. Embedding dropout teaches the model not to
+    rely on one input embedding, as it must for an untrained one."""
+    input_ids, attention_mask, labels, _ = copy_data(96, seed=0)
+    model = make_model("lstm", attention="luong-general", copy_attention=copy, embedding_dropout=0.3, seed=0)
+    train(model, input_ids, attention_mask, labels, max_steps=600, lr=1e-2, target_loss=0.0)
+    unseen_ids, unseen_mask, _, unseen = copy_data(8, seed=1, unseen=range(16, VOCAB))
+    with torch.no_grad():
+        generated = model.generate(input_ids=unseen_ids, attention_mask=unseen_mask, num_beams=1, max_new_tokens=8)
+    outputs = decoded(generated)
+    emitted_unseen = sum(any(token >= 16 for token in output) for output in outputs)
+    if copy:
+        assert emitted_unseen == len(unseen) and sum(o == u for o, u in zip(outputs, unseen)) >= 7, outputs
+    else:
+        assert emitted_unseen == 0, outputs
+
+
+def test_transformer_copy_is_refused():
+    from pipelines.training import TrainConfig
+
+    with pytest.raises(ValueError, match="recurrent models"):
+        TrainConfig(output_dir="unused", arch="transformer", copy_attention=True, max_steps=1).resolved()

@@ -57,6 +57,26 @@ class RecurrentConfig(PretrainedConfig):
             Luong's input feeding: the previous step's attentional vector is
             concatenated to the decoder input. Needs a per-step loop and a
             Luong attention.
+        copy_attention (`bool`, *optional*, defaults to `False`):
+            Pointer-generator copying (See et al. 2017): at every step a
+            learned gate p_gen = sigmoid(w^T [context; decoder output; input
+            embedding] + b) mixes the vocabulary distribution with the
+            attention weights scattered onto the source token ids. The
+            vocabulary is joint, so a source token's id is its output id and
+            no extended vocabulary is needed. The model's logits are then the
+            log of the mixed distribution. Needs an attention.
+        coverage (`bool`, *optional*, defaults to `False`):
+            Coverage (See et al. 2017): the running sum of past attention
+            weights over each source position enters the attention score
+            (`coverage_i * u` is added to the key of position i, u learned),
+            and a coverage loss penalises attending again to what is already
+            covered. Needs an attention; the attention then runs step by step
+            (the recurrent network itself stays one fused call for Luong
+            attention without input feeding).
+        coverage_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the coverage loss sum_i min(a_i, coverage_i), averaged
+            over target tokens and added to the cross-entropy (See et al. use
+            1.0). Only used with `coverage`.
         embedding_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the source and target embeddings.
         hidden_dropout (`float`, *optional*, defaults to 0.1):
@@ -105,6 +125,9 @@ class RecurrentConfig(PretrainedConfig):
         bidirectional: bool = True,
         attention: str = "luong-general",
         input_feeding: bool = False,
+        copy_attention: bool = False,
+        coverage: bool = False,
+        coverage_loss_weight: float = 1.0,
         embedding_dropout: float = 0.1,
         hidden_dropout: float = 0.1,
         tie_word_embeddings: bool = True,
@@ -126,6 +149,9 @@ class RecurrentConfig(PretrainedConfig):
         self.bidirectional = bidirectional
         self.attention = attention
         self.input_feeding = input_feeding
+        self.copy_attention = copy_attention
+        self.coverage = coverage
+        self.coverage_loss_weight = coverage_loss_weight
         self.embedding_dropout = embedding_dropout
         self.hidden_dropout = hidden_dropout
         self.tie_word_embeddings = tie_word_embeddings
@@ -174,6 +200,11 @@ class RecurrentConfig(PretrainedConfig):
                 f"{name}: input_feeding feeds Luong's attentional vector and needs attention "
                 f"'luong-dot' or 'luong-general', got attention={self.attention!r}"
             )
+        for field in ("copy_attention", "coverage"):
+            if getattr(self, field) and self.attention == "none":
+                raise ValueError(f"{name}: {field} reads the attention weights and needs an attention, got attention='none'")
+        if not self.coverage_loss_weight >= 0:
+            raise ValueError(f"{name}: coverage_loss_weight must be non-negative, got {self.coverage_loss_weight!r}")
         for field in ("embedding_dropout", "hidden_dropout", "label_smoothing"):
             value = getattr(self, field)
             if not 0.0 <= value < 1.0:

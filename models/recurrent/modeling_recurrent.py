@@ -70,6 +70,8 @@ class RecurrentEncoderOutput(ModelOutput):
     Args:
         last_hidden_state: (batch, source_length, hidden_size) top-layer
             outputs, both directions concatenated; zeros at padded positions.
+        source_ids: (batch, source_length) the encoded `input_ids`: copy
+            attention scatters its weights onto them.
         final_hidden: (batch, encoder_layers, hidden_size) the final hidden
             state of every layer (forward direction at the last real token,
             backward direction at the first), directions concatenated.
@@ -80,6 +82,7 @@ class RecurrentEncoderOutput(ModelOutput):
     """
 
     last_hidden_state: torch.FloatTensor | None = None
+    source_ids: torch.LongTensor | None = None
     final_hidden: torch.FloatTensor | None = None
     final_cell: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
@@ -144,6 +147,7 @@ class RecurrentEncoder(nn.Module):
         hidden, cell = state if isinstance(state, tuple) else (state, None)
         result = RecurrentEncoderOutput(
             last_hidden_state=outputs,
+            source_ids=input_ids,
             final_hidden=self._layers_first(hidden),
             final_cell=None if cell is None else self._layers_first(cell),
             hidden_states=(outputs,) if output_hidden_states else None,
@@ -180,6 +184,9 @@ class RecurrentAttention(nn.Module):
       U m (the keys) is computed once per source, see `keys`.
     - "luong-dot": score(q, m) = q^T m (Luong et al. 2015).
     - "luong-general": score(q, m) = q^T W m, computed as (W^T q)^T m.
+    With coverage (See et al. 2017), coverage_i * u is added to the key of
+    source position i: inside the tanh for Bahdanau, and for Luong as the
+    term (q^T u) coverage_i. u starts at zero, so coverage starts with no effect.
     Padded source positions get zero weight.
     """
 
@@ -193,25 +200,38 @@ class RecurrentAttention(nn.Module):
             self.energy = nn.Linear(size, 1, bias=False)
         elif self.kind == "luong-general":
             self.query_proj = nn.Linear(size, size, bias=False)
+        self.coverage_proj = nn.Linear(1, size, bias=False) if config.coverage else None
+        if self.coverage_proj is not None:
+            self.coverage_proj.zero_init = True  # read by RecurrentPreTrainedModel._init_weights
 
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
         """What queries are scored against: U m for Bahdanau, the memory itself for Luong."""
         return self.key_proj(memory) if self.kind == "bahdanau" else memory
 
     def forward(
-        self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor
+        self,
+        query: torch.Tensor,
+        keys: torch.Tensor,
+        memory: torch.Tensor,
+        mask: torch.Tensor,
+        coverage: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (batch, steps, hidden), keys/memory (batch, source, hidden), mask (batch, source) bool.
+        """query (batch, steps, hidden), keys/memory (batch, source, hidden), mask (batch, source) bool,
+        coverage (batch, source) or None; with coverage, steps must be 1.
 
         Returns the context vectors (batch, steps, hidden) and the attention
         weights (batch, steps, source).
         """
         if self.kind == "bahdanau":
+            if coverage is not None:
+                keys = keys + self.coverage_proj(coverage.unsqueeze(-1))
             scores = self.energy(torch.tanh(self.query_proj(query).unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)
         else:
             if self.kind == "luong-general":
                 query = self.query_proj(query)
             scores = torch.bmm(query, keys.transpose(1, 2))
+            if coverage is not None:
+                scores = scores + (query @ self.coverage_proj.weight) * coverage.unsqueeze(1)
         # The most negative finite value, not -inf: exp() of it is exactly 0, and
         # a row with no real position gets uniform weights instead of NaN.
         scores = scores.masked_fill(~mask.unsqueeze(1), torch.finfo(scores.dtype).min)
@@ -222,15 +242,38 @@ class RecurrentAttention(nn.Module):
 # 3. Decoder -------------------------------------------------------------------------------------
 
 
-class RecurrentDecoder(nn.Module):
-    """Bridge, recurrent network, attention and pre-output layer.
+@dataclass
+class DecoderOutput:
+    """What one decoder call returns (see `RecurrentDecoder.forward`).
 
-    The decoder state travels between calls (and through `generate()` as
-    `past_key_values`) as a tuple of batch-first tensors, in this order:
-    hidden (batch, decoder_layers, hidden_size); cell (same shape, LSTM only);
-    the previous attentional vector (batch, embedding_size, input feeding
-    only); the attention keys (batch, source, hidden_size, Bahdanau only,
-    computed once per source).
+    Args:
+        attentional: (batch, steps, embedding_size) pre-output vectors, after dropout.
+        state: the new decoder state (see `RecurrentDecoder`).
+        weights: (batch, steps, source) attention weights, or None without attention.
+        outputs: (batch, steps, hidden_size) top recurrent outputs.
+        copy_gate: (batch, steps, 1) p_gen, the probability of generating from
+            the vocabulary rather than copying; None without copy attention.
+        coverage_penalty: (batch, steps) sum_i min(a_i, coverage_i) at each
+            step (unweighted); None without coverage.
+    """
+
+    attentional: torch.Tensor
+    state: tuple[torch.Tensor, ...]
+    weights: torch.Tensor | None
+    outputs: torch.Tensor
+    copy_gate: torch.Tensor | None = None
+    coverage_penalty: torch.Tensor | None = None
+
+
+class RecurrentDecoder(nn.Module):
+    """Bridge, recurrent network, attention, pre-output layer and copy gate.
+
+    The decoder state travels between calls (and through `generate()` as its
+    cache) as a tuple of batch-first tensors named by `state_names`, in this
+    order: hidden (batch, decoder_layers, hidden_size); cell (same shape,
+    LSTM only); the previous attentional vector (batch, embedding_size, input
+    feeding only); the coverage (batch, source, coverage only); the attention
+    keys (batch, source, hidden_size, Bahdanau only, computed once per source).
     """
 
     def __init__(self, config: RecurrentConfig):
@@ -243,6 +286,14 @@ class RecurrentDecoder(nn.Module):
         # Bahdanau attention and input feeding change the recurrent input at
         # every step, so the decoder loops; otherwise one fused call suffices.
         self.stepwise = self.bahdanau or self.input_feeding
+        self.state_names = tuple(
+            name
+            for name, present in (
+                ("hidden", True), ("cell", self.is_lstm), ("feed", self.input_feeding),
+                ("coverage", config.coverage), ("keys", self.bahdanau),
+            )
+            if present
+        )
 
         # Bridge: decoder layer j starts from tanh(W_j s + b_j), where s is the
         # final state of encoder layer max(0, j + encoder_layers - decoder_layers):
@@ -268,20 +319,24 @@ class RecurrentDecoder(nn.Module):
         # Pre-output: Luong's attentional vector tanh(W [context; output]) (or
         # tanh(W output) without attention), of the embedding's size.
         self.output_projection = nn.Linear(hidden * (2 if self.attention is not None else 1), embedding)
+        # Pointer-generator gate: p_gen = sigmoid(w^T [context; output; input embedding] + b).
+        self.copy_gate = nn.Linear(2 * hidden + embedding, 1) if config.copy_attention else None
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.output_dropout = nn.Dropout(config.hidden_dropout)
 
     def initial_state(self, encoder_outputs: RecurrentEncoderOutput) -> tuple[torch.Tensor, ...]:
         """The decoder state before the first target token, from the encoder's final state."""
-        final_hidden = encoder_outputs.final_hidden
-        state = [self._bridge(self.bridge_hidden, final_hidden)]
+        final_hidden, memory = encoder_outputs.final_hidden, encoder_outputs.last_hidden_state
+        state = {"hidden": self._bridge(self.bridge_hidden, final_hidden)}
         if self.is_lstm:
-            state.append(self._bridge(self.bridge_cell, encoder_outputs.final_cell))
+            state["cell"] = self._bridge(self.bridge_cell, encoder_outputs.final_cell)
         if self.input_feeding:
-            state.append(final_hidden.new_zeros(final_hidden.shape[0], self.config.embedding_size))
+            state["feed"] = final_hidden.new_zeros(final_hidden.shape[0], self.config.embedding_size)
+        if self.config.coverage:
+            state["coverage"] = memory.new_zeros(memory.shape[:2])
         if self.bahdanau:
-            state.append(self.attention.keys(encoder_outputs.last_hidden_state))
-        return tuple(state)
+            state["keys"] = self.attention.keys(memory)
+        return tuple(state[name] for name in self.state_names)
 
     def _bridge(self, layers: nn.ModuleList, final: torch.Tensor) -> torch.Tensor:
         return torch.stack(
@@ -294,61 +349,77 @@ class RecurrentDecoder(nn.Module):
         memory: torch.Tensor,
         mask: torch.Tensor,
         state: tuple[torch.Tensor, ...],
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor]:
-        """Run the decoder over target embeddings (batch, steps, embedding_size) from `state`.
-
-        Returns the attentional vectors (batch, steps, embedding_size, after
-        dropout), the new state, the attention weights (batch, steps, source)
-        or None, and the top recurrent outputs (batch, steps, hidden_size).
-        """
-        state = list(state)
+    ) -> DecoderOutput:
+        """Run the decoder over target embeddings (batch, steps, embedding_size) from `state`."""
+        state = dict(zip(self.state_names, state))
         rnn_state = self._to_rnn(state)
-        feed = state[2 if self.is_lstm else 1] if self.input_feeding else None
-        keys = state[-1] if self.bahdanau else memory
+        keys = state.get("keys", memory)
+        coverage, feed = state.get("coverage"), state.get("feed")
         inputs = self.embedding_dropout(embeds)
+        contexts = weights = penalty = None
 
         if not self.stepwise:
             outputs, rnn_state = self._run_rnn(inputs, rnn_state)
-            if self.attention is None:
-                features, weights = outputs, None
-            else:
-                context, weights = self.attention(outputs, keys, memory, mask)
-                features = torch.cat([context, outputs], dim=-1)
-            attentional = torch.tanh(self.output_projection(features))
+            if self.attention is not None:
+                contexts, weights, coverage, penalty = self._attend(outputs, keys, memory, mask, coverage)
+            attentional = self._pre_output(contexts, outputs)
         else:
-            steps_outputs, steps_contexts, steps_weights, steps_attentional = [], [], [], []
+            steps = {"outputs": [], "contexts": [], "weights": [], "penalty": [], "attentional": []}
             for step in range(inputs.shape[1]):
                 parts = [inputs[:, step : step + 1]]
                 if self.bahdanau:
                     # Query: the previous top-layer hidden state.
                     previous = (rnn_state[0] if self.is_lstm else rnn_state)[-1].unsqueeze(1)
-                    context, step_weights = self.attention(previous, keys, memory, mask)
+                    context, step_weights, coverage, step_penalty = self._attend(previous, keys, memory, mask, coverage)
                     parts.append(context)
                 if self.input_feeding:
                     parts.append(feed.unsqueeze(1))
                 output, rnn_state = self._run_rnn(torch.cat(parts, dim=-1), rnn_state)
                 if not self.bahdanau:  # Luong with input feeding
-                    context, step_weights = self.attention(output, keys, memory, mask)
-                    step_attentional = torch.tanh(self.output_projection(torch.cat([context, output], dim=-1)))
+                    context, step_weights, coverage, step_penalty = self._attend(output, keys, memory, mask, coverage)
+                    step_attentional = self._pre_output(context, output)
                     feed = step_attentional.squeeze(1)
-                    steps_attentional.append(step_attentional)
-                steps_outputs.append(output)
-                steps_contexts.append(context)
-                steps_weights.append(step_weights)
-            outputs = torch.cat(steps_outputs, dim=1)
-            weights = torch.cat(steps_weights, dim=1)
-            if self.bahdanau:  # the pre-output needs no loop: batch it over all steps
-                features = torch.cat([torch.cat(steps_contexts, dim=1), outputs], dim=-1)
-                attentional = torch.tanh(self.output_projection(features))
-            else:
-                attentional = torch.cat(steps_attentional, dim=1)
+                    steps["attentional"].append(step_attentional)
+                for name, value in (("outputs", output), ("contexts", context), ("weights", step_weights),
+                                    ("penalty", step_penalty)):
+                    steps[name].append(value)
+            outputs, contexts, weights = (torch.cat(steps[name], dim=1) for name in ("outputs", "contexts", "weights"))
+            penalty = torch.cat(steps["penalty"], dim=1) if coverage is not None else None
+            # Bahdanau's pre-output needs no loop: batch it over all steps.
+            attentional = self._pre_output(contexts, outputs) if self.bahdanau else torch.cat(steps["attentional"], dim=1)
 
-        new_state = self._from_rnn(rnn_state)
-        if self.input_feeding:
-            new_state.append(feed)
-        if self.bahdanau:
-            new_state.append(keys)
-        return self.output_dropout(attentional), tuple(new_state), weights, outputs
+        new_state = {**self._from_rnn(rnn_state), "feed": feed, "coverage": coverage, "keys": keys}
+        gate = None
+        if self.copy_gate is not None:
+            gate = torch.sigmoid(self.copy_gate(torch.cat([contexts, outputs, inputs], dim=-1)))
+        return DecoderOutput(
+            self.output_dropout(attentional), tuple(new_state[name] for name in self.state_names), weights, outputs,
+            gate, penalty,
+        )
+
+    def _attend(self, queries, keys, memory, mask, coverage):
+        """Attention for every query step: at once, or step by step when coverage accumulates.
+
+        Returns contexts (batch, steps, hidden), weights (batch, steps, source),
+        the updated coverage and the coverage penalty (batch, steps), both None
+        without coverage.
+        """
+        if coverage is None:
+            contexts, weights = self.attention(queries, keys, memory, mask)
+            return contexts, weights, None, None
+        contexts, weights, penalties = [], [], []
+        for step in range(queries.shape[1]):
+            context, step_weights = self.attention(queries[:, step : step + 1], keys, memory, mask, coverage)
+            step_weights = step_weights.squeeze(1)
+            penalties.append(torch.minimum(step_weights, coverage).sum(-1))
+            coverage = coverage + step_weights
+            contexts.append(context)
+            weights.append(step_weights)
+        return torch.cat(contexts, dim=1), torch.stack(weights, dim=1), coverage, torch.stack(penalties, dim=1)
+
+    def _pre_output(self, contexts: torch.Tensor | None, outputs: torch.Tensor) -> torch.Tensor:
+        features = outputs if contexts is None else torch.cat([contexts, outputs], dim=-1)
+        return torch.tanh(self.output_projection(features))
 
     def _run_rnn(self, inputs: torch.Tensor, rnn_state):
         # oneDNN's LSTM kernel costs ~0.5-1.2 ms per call on top of the arithmetic: it wins over whole
@@ -363,20 +434,51 @@ class RecurrentDecoder(nn.Module):
         finally:
             torch.backends.mkldnn.enabled = enabled
 
-    def _to_rnn(self, state: list[torch.Tensor]):
+    def _to_rnn(self, state: dict[str, torch.Tensor]):
         # batch-first (batch, layers, hidden) -> what nn.RNN/GRU/LSTM take: (layers, batch, hidden)
-        hidden = state[0].transpose(0, 1).contiguous()
+        hidden = state["hidden"].transpose(0, 1).contiguous()
         if self.is_lstm:
-            return hidden, state[1].transpose(0, 1).contiguous()
+            return hidden, state["cell"].transpose(0, 1).contiguous()
         return hidden
 
-    def _from_rnn(self, rnn_state) -> list[torch.Tensor]:
+    def _from_rnn(self, rnn_state) -> dict[str, torch.Tensor]:
         if self.is_lstm:
-            return [rnn_state[0].transpose(0, 1), rnn_state[1].transpose(0, 1)]
-        return [rnn_state.transpose(0, 1)]
+            return {"hidden": rnn_state[0].transpose(0, 1), "cell": rnn_state[1].transpose(0, 1)}
+        return {"hidden": rnn_state.transpose(0, 1)}
 
 
 # 4. Models --------------------------------------------------------------------------------------
+
+
+def mix_copy_distribution(
+    logits: torch.Tensor, gate: torch.Tensor, weights: torch.Tensor, source_ids: torch.Tensor
+) -> torch.Tensor:
+    """The pointer-generator's output, as logits: log(p_gen P_vocab + (1 - p_gen) P_copy).
+
+    P_copy(w) is the attention weight summed over the source positions holding
+    token w (the vocabulary is joint, so source ids are output ids). The
+    result is a log-distribution, so softmax / log_softmax of it (as the loss
+    and generate() apply) give it back unchanged.
+    """
+    vocabulary = torch.softmax(logits.float(), dim=-1)
+    index = source_ids.unsqueeze(1).expand(-1, weights.shape[1], -1)
+    copied = torch.zeros_like(vocabulary).scatter_add_(-1, index, weights.float())
+    gate = gate.float()
+    return torch.log((gate * vocabulary + (1 - gate) * copied).clamp_min(1e-12))
+
+
+@dataclass
+class RecurrentSeq2SeqLMOutput(Seq2SeqLMOutput):
+    """`Seq2SeqLMOutput` plus the coverage penalty, which a training loop adds to its loss.
+
+    Args:
+        coverage_penalty: (batch, target_length) coverage_loss_weight *
+            sum_i min(a_i, coverage_i) at each target step (See et al. 2017);
+            None without coverage. `loss` (from `labels`) already includes its
+            mean over the non-ignored labels.
+    """
+
+    coverage_penalty: torch.FloatTensor | None = None
 
 
 class RecurrentPreTrainedModel(PreTrainedModel):
@@ -394,7 +496,8 @@ class RecurrentPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         """Embedding (and untied output layer): N(0, embedding_init_std), pad row zero.
-        Linear and recurrent layers: PyTorch's defaults (uniform in +-1/sqrt(fan_in));
+        Linear and recurrent layers: PyTorch's defaults (uniform in +-1/sqrt(fan_in)),
+        except the coverage feature, which starts at zero (no effect until learned);
         LSTM forget-gate biases sum to 1, so the cell remembers from the start.
 
         transformers 5 guards torch.nn.init so loaded weights are not overwritten;
@@ -406,7 +509,9 @@ class RecurrentPreTrainedModel(PreTrainedModel):
             if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
                 module.weight[module.padding_idx].zero_()
         elif isinstance(module, nn.Linear):
-            if module is getattr(self, "lm_head", None):
+            if getattr(module, "zero_init", False):
+                nn.init.zeros_(module.weight)
+            elif module is getattr(self, "lm_head", None):
                 nn.init.normal_(module.weight, mean=0.0, std=std)  # replaced by the embedding when tied
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
@@ -511,6 +616,9 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
             use_cache: return the decoder state as `past_key_values`.
             output_attentions: return the attention weights as
                 `cross_attentions`: a 1-tuple of (batch, 1, target_length, source_length).
+
+        With `config.copy_attention` the logits are the log of the
+        pointer-generator's mixed distribution (see `mix_copy_distribution`).
             output_hidden_states: return the encoder outputs and the decoder's
                 top recurrent outputs as 1-tuples.
         """
@@ -548,32 +656,42 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         if state is None:
             state = self.decoder.initial_state(encoder_outputs)
 
-        attentional, state, weights, decoder_outputs = self.decoder(
-            self.shared(decoder_input_ids), memory, mask, state
-        )
-        logits = self.lm_head(attentional * self.output_scale)
+        decoded = self.decoder(self.shared(decoder_input_ids), memory, mask, state)
+        logits = self.lm_head(decoded.attentional * self.output_scale)
+        if decoded.copy_gate is not None:
+            if encoder_outputs.source_ids is None:
+                raise ValueError("copy attention needs the source ids: pass input_ids or encoder_outputs.source_ids")
+            logits = mix_copy_distribution(logits, decoded.copy_gate, decoded.weights, encoder_outputs.source_ids)
+        coverage_penalty = None
+        if decoded.coverage_penalty is not None:
+            coverage_penalty = config.coverage_loss_weight * decoded.coverage_penalty
 
         loss = None
         if labels is not None:
             num_items_in_batch = kwargs.get("num_items_in_batch")
+            labels = labels.to(logits.device)
             loss = F.cross_entropy(
                 logits.float().reshape(-1, logits.shape[-1]),
-                labels.to(logits.device).reshape(-1),
+                labels.reshape(-1),
                 ignore_index=-100,
                 label_smoothing=config.label_smoothing,
                 reduction="mean" if num_items_in_batch is None else "sum",
             )
+            if coverage_penalty is not None:
+                penalty = coverage_penalty[labels != -100].float().sum()
+                loss = loss + (penalty if num_items_in_batch is not None else penalty / (labels != -100).sum())
             if num_items_in_batch is not None:
                 loss = loss / num_items_in_batch
 
-        output = Seq2SeqLMOutput(
+        output = RecurrentSeq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            **{STATE_FIELD: state if use_cache else None},
-            decoder_hidden_states=(decoder_outputs,) if output_hidden_states else None,
-            cross_attentions=(weights.unsqueeze(1),) if output_attentions and weights is not None else None,
+            **{STATE_FIELD: decoded.state if use_cache else None},
+            decoder_hidden_states=(decoded.outputs,) if output_hidden_states else None,
+            cross_attentions=(decoded.weights.unsqueeze(1),) if output_attentions and decoded.weights is not None else None,
             encoder_last_hidden_state=memory,
             encoder_hidden_states=encoder_outputs.hidden_states,
+            coverage_penalty=coverage_penalty,
         )
         return output if return_dict else output.to_tuple()
 

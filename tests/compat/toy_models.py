@@ -15,7 +15,15 @@ from pathlib import Path
 
 import torch
 
-ARCHS = ("rnn", "lstm", "transformer")
+# Toy model name -> (architecture, config overrides): the pointer-generator's folder must load
+# and run everywhere the plain ones do.
+MODELS = {
+    "rnn": ("rnn", {}),
+    "lstm": ("lstm", {}),
+    "lstm-pointer-generator": ("lstm", dict(copy_attention=True, coverage=True)),
+    "transformer": ("transformer", {}),
+}
+ARCHS = tuple(MODELS)
 
 PAIRS = [
     ("the cat sleeps", "die katze schläft"),
@@ -61,12 +69,13 @@ def train_toy_tokenizer():
     return train_tokenizer([text for pair in PAIRS for text in pair] * 3, vocab_size=200)
 
 
-def train_toy_model(arch, tokenizer, steps=None, seed=0):
-    """A tiny `arch` model that has memorised PAIRS (full-batch AdamW, no dropout)."""
+def train_toy_model(name, tokenizer, steps=None, seed=0):
+    """A tiny model `name` (see MODELS) that has memorised PAIRS (full-batch AdamW, no dropout)."""
     import models
 
     torch.manual_seed(seed)
-    overrides = dict(max_position=MAX_INPUT_LENGTH)
+    arch, extra = MODELS[name]
+    overrides = dict(max_position=MAX_INPUT_LENGTH, **extra)
     if arch == "transformer":
         overrides["dropout"] = 0.0
     else:
