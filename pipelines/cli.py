@@ -5,6 +5,8 @@
     lineage study    --preset demo                                          (StudyConfig fields)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
+    lineage app      RUN_DIR | MODEL_DIR_OR_HUB_ID... [--kind translation] [--host 127.0.0.1] [--port 7860]
+                     (needs the app extra: pip install 'lineage[app]')
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
 """
@@ -13,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 
 def run_train(argv: list[str]) -> None:
@@ -116,7 +119,30 @@ def run_publish(argv: list[str]) -> None:
         sys.exit(f"lineage publish: {error}")
 
 
-COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish}
+def run_app(argv: list[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        sys.exit("lineage app: gradio is not installed: pip install 'lineage[app]'")
+    from . import app
+
+    parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a `lineage compare` run folder (e.g. runs/demo), or model folders / Hub ids")
+    parser.add_argument("--kind", choices=app.KINDS, default="translation",
+                        help="the task of model folders / Hub ids (a run names its own)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, help="port (default: gradio's, 7860 or the next free one)")
+    args = parser.parse_args(argv)
+    runs = [source for source in args.sources if (Path(source) / "results.json").is_file()]
+    if runs and len(args.sources) > 1:
+        sys.exit("lineage app: pass one run folder, or any number of model folders / Hub ids, not both")
+    catalog = app.catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
+    app.serve(catalog, host=args.host, port=args.port)
+
+
+COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish,
+            "app": run_app}
 
 
 def main(argv: list[str] | None = None) -> None:
