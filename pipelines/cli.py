@@ -7,6 +7,7 @@
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
     lineage app      RUN_DIR | MODEL_DIR_OR_HUB_ID... [--kind translation] [--host 127.0.0.1] [--port 7860]
                      (needs the app extra: pip install 'lineage[app]')
+    lineage publish-space RUN_DIR --repo-id user/name [--local-dir DIR] [--model-repo FOLDER=REPO] [--private]
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
 """
@@ -119,6 +120,34 @@ def run_publish(argv: list[str]) -> None:
         sys.exit(f"lineage publish: {error}")
 
 
+def run_publish_space(argv: list[str]) -> None:
+    from .publish import PublishError
+    from .space import model_repos, publish_space
+
+    parser = argparse.ArgumentParser(prog="lineage publish-space",
+                                     description="Upload a Hub Space that runs a comparison's models side by side.")
+    parser.add_argument("run", help="a `lineage compare` run folder (e.g. runs/demo)")
+    parser.add_argument("--repo-id", required=True, help="user/name of the Space on the Hub")
+    parser.add_argument("--local-dir", help="write exactly what would be uploaded here instead (no network)")
+    parser.add_argument("--model-repo", action="append", default=[], metavar="FOLDER=REPO",
+                        help="the Hub repo of a model folder of the run (e.g. multi30k-de-en-lstm=you/lstm-de-en); "
+                             "default: <Space owner>/lineage-<folder>")
+    parser.add_argument("--private", action="store_true")
+    args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.model_repo if "=" in item)
+    if len(overrides) != len(args.model_repo):
+        sys.exit("lineage publish-space: --model-repo takes FOLDER=REPO")
+    try:
+        repos = model_repos(args.run, args.repo_id, overrides)
+        print(publish_space(args.run, args.repo_id, local_dir=args.local_dir, model_repo_overrides=overrides,
+                            private=args.private))
+    except PublishError as error:
+        sys.exit(f"lineage publish-space: {error}")
+    print("The Space loads these model repos; publish each with `lineage publish` if not done yet:")
+    for folder, repo in repos.items():
+        print(f"  lineage publish {Path(args.run) / 'models' / folder} --repo-id {repo}")
+
+
 def run_app(argv: list[str]) -> None:
     import importlib.util
 
@@ -142,7 +171,7 @@ def run_app(argv: list[str]) -> None:
 
 
 COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish,
-            "app": run_app}
+            "app": run_app, "publish-space": run_publish_space}
 
 
 def main(argv: list[str] | None = None) -> None:
