@@ -281,7 +281,8 @@ def attention_figure(result: Decoded, head: int | None) -> Figure | None:
         return None
     matrix = attention_matrix(result.attention, head)
     outputs, sources = matrix.shape
-    figure = Figure(figsize=(min(3 + 0.22 * sources, 12), min(2 + 0.22 * outputs, 12)), layout="constrained")
+    # About 1/6 inch a token: the page shows three models side by side, each figure scaled to its column.
+    figure = Figure(figsize=(min(2.5 + 0.16 * sources, 10), min(1.8 + 0.16 * outputs, 10)), layout="constrained")
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="viridis", aspect="auto", interpolation="nearest", vmin=0)
     for axis, tokens, rotation in ((axes.xaxis, result.source_tokens, 90), (axes.yaxis, result.output_tokens, 0)):
@@ -371,7 +372,7 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
                       elem_id=f"input-{task_name}")
     if task.get("examples"):
         gr.Examples([[example] for example in task["examples"]], inputs=[text], label="Test set examples",
-                    cache_examples=False)
+                    cache_examples=False, elem_id=f"examples-{task_name}")
     with gr.Row():
         num_beams = gr.Slider(1, 10, value=beams, step=1, label="beam size", elem_id=f"beams-{task_name}")
         max_new_tokens = gr.Slider(1, 512, value=new_tokens, step=1, label="max new tokens",
