@@ -323,6 +323,11 @@ def load_message(models: list[LoadedModel]) -> str:
                        for model in models if model.error)
 
 
+def idle_status(model: LoadedModel) -> str:
+    """A model's line under its output before it has run: empty, or why it could not be loaded."""
+    return f"\u26a0\ufe0f could not be loaded: {_escape(model.error)}" if model.error else ""
+
+
 def model_status(result: Decoded) -> str:
     """One model's line under its output: time and length, or its error."""
     if result.error:
@@ -387,8 +392,7 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
             with gr.Column(min_width=320):
                 gr.Markdown(f"### {model.label}\n`{model.reference}`")
                 output = gr.Textbox(label="output", interactive=False, lines=2, elem_id=f"output-{task_name}-{model.key}")
-                status = gr.Markdown(f"\u26a0\ufe0f could not be loaded: {_escape(model.error)}" if model.error else "",
-                                     elem_id=f"status-{task_name}-{model.key}")
+                status = gr.Markdown(idle_status(model), elem_id=f"status-{task_name}-{model.key}")
                 # The figure's own title says which attention it shows.
                 plot = gr.Plot(show_label=False, format="png", elem_id=f"attention-{task_name}-{model.key}")
                 outputs += [output, status, plot]
@@ -399,7 +403,7 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
         beam_size, new_token_limit = int(beam_size), int(new_token_limit)
         problem = input_problem(source, kind)
         if problem:  # the message, and no outputs left over from an earlier text
-            return [problem, [], gr.update()] + ["", "", None] * len(models)
+            return [problem, [], gr.update()] + [value for model in models for value in ("", idle_status(model), None)]
         results = decode_all(models, source, beam_size, new_token_limit)
         choices = head_choices(results)
         chosen = head_choice if head_choice in choices else AVERAGE
@@ -415,7 +419,7 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
     triggers = [run.click, text.submit]
     gr.on(triggers, on_run, inputs=[text, num_beams, max_new_tokens, head],
           outputs=[message, results_state, head, *outputs], concurrency_id=CONCURRENCY_ID)
-    head.change(on_head, inputs=[results_state, head], outputs=plots)
+    head.input(on_head, inputs=[results_state, head], outputs=plots)  # the user's choice only, not on_run's update
 
 
 def _generation_defaults(models: list[LoadedModel]) -> tuple[int, int]:

@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,6 +84,14 @@ def test_outputs_are_pipeline_outputs_with_attention_over_the_source(tiny_compar
         np.testing.assert_allclose(result.attention.sum(-1), 1.0, atol=1e-4)  # each output token's distribution
     # The Transformer generates with its own attention kernel again after the eager pass.
     assert loaded[2].pipe.model.config._attn_implementation == "sdpa"
+
+
+def test_summarization_runs_through_the_summarization_pipeline(tiny_compare_run):
+    folder = str(tiny_compare_run / "models" / f"{TASK}-lstm")
+    [model] = app.load_models(app.catalog_from_models([folder], "summarization"))["summarization"]
+    [result] = app.decode_all([model], GERMAN, num_beams=2, max_new_tokens=12)
+    expected = pipeline("summarization", model=folder, trust_remote_code=True)(GERMAN, num_beams=2, max_new_tokens=12)
+    assert result.text == expected[0]["summary_text"] and result.attention is not None
 
 
 def test_attention_of_a_model_without_attention_is_none(tmp_path, tiny_compare_run):
@@ -169,6 +178,7 @@ def test_a_model_that_fails_to_load_leaves_the_others_working(tiny_compare_run, 
     before_any_run = app.load_message(models)
     assert before_any_run.count("could not be loaded") == 2
     assert app.model_status(results[1]).startswith("\u26a0\ufe0f could not be loaded")
+    assert app.idle_status(models[1]) == app.model_status(results[1]) and app.idle_status(models[0]) == ""
 
 
 def test_a_model_that_fails_to_run_leaves_the_others_working(loaded, monkeypatch):
@@ -195,7 +205,22 @@ def test_app_file_is_self_contained():
     assert imported - set(sys.stdlib_module_names) == {"numpy", "torch", "transformers", "matplotlib", "gradio"}
 
 
+def test_cli_takes_one_run_or_models_not_both(tiny_compare_run):
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "app", str(tiny_compare_run), "user/model"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "pass one run folder, or any number of model folders" in done.stderr
+
+
 # ---------------------------------------------------------------------------- the page, in a browser
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_without_chromium_the_browser_tests_fail_under_ci_and_skip_elsewhere(monkeypatch, ci):
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    outcome = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(outcome, match="Debian's chromium"):
+        browser.chromium_path()
 
 
 @pytest.fixture(scope="module")
