@@ -5,6 +5,9 @@
     lineage study    --preset demo                                          (StudyConfig fields)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
+    lineage app      RUN_DIR | MODEL_DIR_OR_HUB_ID... [--kind translation] [--host 127.0.0.1] [--port 7860]
+                     (needs the app extra: pip install 'lineage[app]')
+    lineage publish-space RUN_DIR --repo-id user/name [--local-dir DIR] [--model-repo FOLDER=REPO] [--private]
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
 """
@@ -13,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 
 def run_train(argv: list[str]) -> None:
@@ -116,7 +120,58 @@ def run_publish(argv: list[str]) -> None:
         sys.exit(f"lineage publish: {error}")
 
 
-COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish}
+def run_publish_space(argv: list[str]) -> None:
+    from .publish import PublishError
+    from .space import model_repos, publish_space
+
+    parser = argparse.ArgumentParser(prog="lineage publish-space",
+                                     description="Upload a Hub Space that runs a comparison's models side by side.")
+    parser.add_argument("run", help="a `lineage compare` run folder (e.g. runs/demo)")
+    parser.add_argument("--repo-id", required=True, help="user/name of the Space on the Hub")
+    parser.add_argument("--local-dir", help="write exactly what would be uploaded here instead (no network)")
+    parser.add_argument("--model-repo", action="append", default=[], metavar="FOLDER=REPO",
+                        help="the Hub repo of a model folder of the run (e.g. multi30k-de-en-lstm=you/lstm-de-en); "
+                             "default: <Space owner>/lineage-<folder>")
+    parser.add_argument("--private", action="store_true")
+    args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.model_repo if "=" in item)
+    if len(overrides) != len(args.model_repo):
+        sys.exit("lineage publish-space: --model-repo takes FOLDER=REPO")
+    try:
+        repos = model_repos(args.run, args.repo_id, overrides)
+        print(publish_space(args.run, args.repo_id, local_dir=args.local_dir, model_repo_overrides=overrides,
+                            private=args.private))
+    except PublishError as error:
+        sys.exit(f"lineage publish-space: {error}")
+    print("The Space loads these model repos; publish each with `lineage publish` if not done yet:")
+    for folder, repo in repos.items():
+        print(f"  lineage publish {Path(args.run) / 'models' / folder} --repo-id {repo}")
+
+
+def run_app(argv: list[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        sys.exit("lineage app: gradio is not installed: pip install 'lineage[app]'")
+    from . import app
+
+    parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a `lineage compare` run folder (e.g. runs/demo), or model folders / Hub ids")
+    parser.add_argument("--kind", choices=app.KINDS, default="translation",
+                        help="the task of model folders / Hub ids (a run names its own)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
+    parser.add_argument("--port", type=int, help="port (default: gradio's, 7860 or the next free one)")
+    args = parser.parse_args(argv)
+    runs = [source for source in args.sources if (Path(source) / "results.json").is_file()]
+    if runs and len(args.sources) > 1:
+        sys.exit("lineage app: pass one run folder, or any number of model folders / Hub ids, not both")
+    catalog = app.catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
+    app.serve(catalog, host=args.host, port=args.port)
+
+
+COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish,
+            "app": run_app, "publish-space": run_publish_space}
 
 
 def main(argv: list[str] | None = None) -> None:

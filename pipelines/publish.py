@@ -17,6 +17,9 @@ listed in `<run>/results.json`), the published README.md is the card
 rendered again for the target repo id, so its metadata and usage snippets
 name the repo; the run's folder itself is left as it is.
 
+`upload` and `write_folder` are the two halves every publication shares:
+pipelines/space.py publishes a Space through them too.
+
 The access token comes from the `token` argument, else `huggingface_hub`
 resolves it (the `HF_TOKEN` environment variable, or the `hf auth login`
 cache). This module never writes it anywhere and never logs it.
@@ -165,22 +168,52 @@ def publish(
         logger.info("wrote %d files for %s to %s", len(files), repo_id, destination)
         return Published(files=tuple(files), local_dir=destination)
 
-    if _offline():
-        raise PublishError(OFFLINE_MESSAGE)
+    check_online()
     with tempfile.TemporaryDirectory(prefix="lineage-publish-") as staging:
         _stage(folder, files, card, Path(staging), link=True)
-        repo = huggingface_hub.create_repo(repo_id, private=private, exist_ok=True, token=token)
-        commit = huggingface_hub.upload_folder(
-            repo_id=repo.repo_id,
-            folder_path=staging,
-            allow_patterns=[glob.escape(name) for name in files],
-            delete_patterns=MANAGED_REMOTE_PATTERNS,
-            commit_message=commit_message,
-            token=token,
-        )
+        url = upload(Path(staging), repo_id, files, private=private, token=token, commit_message=commit_message,
+                     delete_patterns=MANAGED_REMOTE_PATTERNS)
+    return Published(files=tuple(files), url=url)
+
+
+def check_online() -> None:
+    """Raise `PublishError` before any upload when the Hub is switched off (HF_HUB_OFFLINE and its kin)."""
+    if _offline():
+        raise PublishError(OFFLINE_MESSAGE)
+
+
+def upload(
+    staging: Path,
+    repo_id: str,
+    files: list[str],
+    *,
+    private: bool,
+    token: str | None,
+    commit_message: str,
+    delete_patterns: list[str] | None = None,
+    space_sdk: str | None = None,
+) -> str:
+    """Create `repo_id` if it does not exist, upload exactly `files` of the folder `staging`, return the commit URL.
+
+    The one upload path of models (`publish`) and Spaces (`pipelines.space`,
+    which passes `space_sdk`). Remote files matching `delete_patterns` that
+    the upload does not hold are deleted.
+    """
+    check_online()
+    space = {"repo_type": "space", "space_sdk": space_sdk} if space_sdk else {}
+    repo = huggingface_hub.create_repo(repo_id, private=private, exist_ok=True, token=token, **space)
+    commit = huggingface_hub.upload_folder(
+        repo_id=repo.repo_id,
+        repo_type=space.get("repo_type"),
+        folder_path=str(staging),
+        allow_patterns=[glob.escape(name) for name in files],
+        delete_patterns=delete_patterns,
+        commit_message=commit_message,
+        token=token,
+    )
     url = getattr(commit, "commit_url", None) or str(commit)
     logger.info("uploaded %d files to %s (%s)", len(files), repo.repo_id, url)
-    return Published(files=tuple(files), url=url)
+    return url
 
 
 def run_card(folder: str | Path, repo_id: str) -> ModelCard | None:
@@ -282,21 +315,28 @@ def _stage(folder: Path, files: list[str], card: ModelCard | None, staging: Path
 
 
 def _write_local(folder: Path, files: list[str], card: ModelCard | None, destination: Path) -> Path:
-    """Write the published files into `destination`, which then holds exactly them.
-
-    They are staged beside `destination` and swapped in at the end, so an
-    interrupted run never leaves a half-written folder.
-    """
+    """Write the published files into `destination`, which then holds exactly them (see `write_folder`)."""
     source, target = folder.resolve(), destination.resolve()
     if target == source or source in target.parents or target in source.parents:
         raise PublishError(f"--local-dir {destination} must lie outside the model folder {folder} (and not contain it)")
+    return write_folder(destination, lambda staging: _stage(folder, files, card, staging), _is_published_folder,
+                        "published model")
+
+
+def write_folder(destination: Path, fill, is_earlier_output, what: str) -> Path:
+    """Make `destination` a folder holding exactly what `fill(staging)` writes into an empty staging folder.
+
+    `destination` must be new, empty, or an earlier output (`is_earlier_output(destination)`,
+    which is then replaced; `what` names such an output in the error). The
+    staging folder lies beside `destination` and is swapped in at the end, so
+    an interrupted run never leaves a half-written folder.
+    """
     if destination.exists():
         if not destination.is_dir():
             raise PublishError(f"--local-dir {destination} exists and is not a folder")
-        entries = list(destination.iterdir())
-        if entries and not _is_published_folder(destination, entries):
+        if any(destination.iterdir()) and not is_earlier_output(destination):
             raise PublishError(
-                f"--local-dir {destination} is not empty and does not hold an earlier published model: "
+                f"--local-dir {destination} is not empty and does not hold an earlier {what}: "
                 "choose a new or empty folder"
             )
     # Imported here: importing `models` loads torch and transformers, which
@@ -308,15 +348,16 @@ def _write_local(folder: Path, files: list[str], card: ModelCard | None, destina
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        _stage(folder, files, card, staging)
+        fill(staging)
         replace_folder(staging, destination)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return destination
 
 
-def _is_published_folder(destination: Path, entries: list[Path]) -> bool:
+def _is_published_folder(destination: Path) -> bool:
     """Whether `destination` looks like an earlier output of `publish(local_dir=...)`."""
+    entries = list(destination.iterdir())
     if any(not entry.is_file() for entry in entries):
         return False
     try:

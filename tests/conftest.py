@@ -65,3 +65,13 @@ def toy_folders(tmp_path_factory):
 
     toy = isolated.load_by_path("lineage_toy_models", ROOT / "tests" / "compat" / "toy_models.py")
     return toy.build_toy_folders(tmp_path_factory.mktemp("folders"))
+
+
+@pytest.fixture(scope="session")
+def tiny_compare_run(tmp_path_factory):
+    """A `lineage compare --preset tiny` run folder (seconds), shared by the app and Space tests."""
+    from pipelines.compare import CompareConfig, compare
+
+    runs = tmp_path_factory.mktemp("runs")
+    compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
+    return runs / "tiny"
