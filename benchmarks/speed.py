@@ -51,6 +51,8 @@ MODELS = {
     "lstm-luong-general": ("lstm", {"attention": "luong-general"}),
     "lstm-none": ("lstm", {"attention": "none"}),
     "lstm-bahdanau": ("lstm", {"attention": "bahdanau"}),
+    "lstm-luong-general-copy": ("lstm", {"attention": "luong-general", "copy_attention": True}),
+    "lstm-pointer-generator": ("lstm", {"attention": "luong-general", "copy_attention": True, "coverage": True}),
     "transformer": ("transformer", {}),
 }
 DEFAULT_CPU_BUDGET = 540.0  # seconds: `make bench` must end within 10 minutes on 2 cores

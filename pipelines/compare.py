@@ -18,6 +18,7 @@ are reused and an interrupted one continues from its last checkpoint.
 """
 
 import logging
+import os
 import platform
 import traceback
 from collections import Counter
@@ -128,12 +129,28 @@ def environment() -> dict:
         "device": device,
         "hardware": hardware_description(),
         "torch_threads": torch.get_num_threads(),
+        "matmul_gflops": matmul_gflops(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
     }
 
 
-def hardware_description() -> str:
-    import os
+def matmul_gflops(size: int = 512, seconds: float = 1.0) -> float:
+    """This machine's fp32 matmul speed with this process's threads: a one-second probe, so a
+    reader can relate absolute speeds between machines (the load average says how busy it was)."""
+    import time
 
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # first call: thread pool and kernel selection
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        a @ b
+        calls += 1
+    return round(2 * size**3 * calls / elapsed / 1e9, 1)
+
+
+def hardware_description() -> str:
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
