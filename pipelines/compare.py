@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .data import load_test_references
-from .files import write_json
+from .files import write_json, write_text
 from .presets import compare_preset
 from .tasks import TaskSpec, get_task
 from .training import TrainConfig, launch_state, on_main_process, train
@@ -235,14 +235,14 @@ def task_summary(task: TaskSpec) -> dict:
 def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
     """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
     from .data import load_splits
-    from .tokenizer import train_tokenizer
+    from .tokenizer import save_tokenizer, train_tokenizer
 
     folder = config.run_dir / task.name / "tokenizer"
     if not (folder / "tokenizer.json").exists():
         logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
         texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
-        train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
+        save_tokenizer(train_tokenizer(texts, config.vocab_size), folder)
     return folder
 
 
@@ -275,7 +275,7 @@ def compare(config: CompareConfig) -> dict:
                 entry["errors"][row] = "".join(traceback.format_exception_only(error)).strip()
                 if launch_state().is_main_process:
                     (task_dir / row).mkdir(parents=True, exist_ok=True)
-                    (task_dir / row / "error.txt").write_text(traceback.format_exc())
+                    write_text(task_dir / row / "error.txt", traceback.format_exc())
         results["tasks"][task.name] = entry
         on_main_process(write_json, run_dir / "results.json", results)
     on_main_process(write_outputs, run_dir, results)

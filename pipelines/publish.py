@@ -36,6 +36,7 @@ import huggingface_hub
 from huggingface_hub import ModelCard
 
 from .cards import CARD_NAME, model_card
+from .files import write_folder
 
 logger = logging.getLogger(__name__)
 
@@ -299,20 +300,7 @@ def _write_local(folder: Path, files: list[str], card: ModelCard | None, destina
                 f"--local-dir {destination} is not empty and does not hold an earlier published model: "
                 "choose a new or empty folder"
             )
-    # Imported here: importing `models` loads torch and transformers, which
-    # nothing else in publishing needs.
-    from models import replace_folder
-
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        _stage(folder, files, card, staging)
-        replace_folder(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return destination
+    return write_folder(destination, lambda staging: _stage(folder, files, card, staging))
 
 
 def _is_published_folder(destination: Path, entries: list[Path]) -> bool:

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
 from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, task_of, train_row
-from .files import write_json, write_lines
+from .files import write_json, write_text
 from .presets import study_preset
 from .report import METRIC_NAMES, markdown_table
 from .training import launch_state, on_main_process
@@ -433,7 +433,7 @@ def write_study(config: StudyConfig, settings: dict, cells: list[Cell], entries:
         "wall_seconds": sum(i["seconds"] for i in invocations.records),
     }
     write_json(run_dir / "study.json", document)
-    write_lines(run_dir / "study.md", study_markdown(document))
+    write_text(run_dir / "study.md", "\n".join(study_markdown(document)) + "\n")
     return document
 
 

@@ -39,14 +39,14 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from models import build_model, init_embeddings, replace_folder, save_model_folder
+from models import build_model, init_embeddings, save_model_folder
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .evaluation import generate_texts, score
-from .files import write_json
+from .files import append_line, clear_interrupted_writes, read_json_lines, replace_folder, write_json, write_lines
 from .presets import preset
 from .tasks import TaskSpec, get_task
-from .tokenizer import load_tokenizer, train_tokenizer
+from .tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, acc
             if config.tokenizer:
                 raise FileNotFoundError(f"no tokenizer at {folder}")
             if accelerator.is_main_process:
-                train_tokenizer(train_texts, config.vocab_size).save_pretrained(folder)
+                save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
         return load_tokenizer(folder)
 
 
@@ -355,16 +355,15 @@ class RunLog:
         self.path, self.accelerator = path, accelerator
 
     def truncate_after(self, step: int) -> None:
-        """Forget entries a resumed run will write again."""
+        """Forget entries a resumed run will write again, and a line torn by a crash."""
         if self.accelerator.is_main_process and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [record for record in read_json_lines(self.path) if record["step"] <= step]
+            write_lines(self.path, [json.dumps(record) for record in kept])
 
     def write(self, event: str, step: int, **values) -> None:
         if not self.accelerator.is_main_process:
             return
-        with self.path.open("a") as log:
-            log.write(json.dumps({"event": event, "step": step, **values}) + "\n")
+        append_line(self.path, json.dumps({"event": event, "step": step, **values}))
         numbers = {f"{event}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
         self.accelerator.log(numbers, step=step)
 
@@ -416,6 +415,10 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     accelerator = make_accelerator(config)
+    if accelerator.is_main_process:
+        for folder in (out, out / "checkpoints"):
+            clear_interrupted_writes(folder)
+    accelerator.wait_for_everyone()
     set_seed(config.seed)
     task = config.task_spec()
 
@@ -460,10 +463,10 @@ def train(config: TrainConfig) -> dict:
     checkpoint = resume_point(config, out / "checkpoints")
     if checkpoint is not None:
         load_checkpoint(accelerator, checkpoint)
-        log.truncate_after(state.step)
         if state.stop_reason != "early stopping":  # a larger budget continues a finished run
             state.stop_reason = budget_reached(config, state, accelerator)
         logger.info("resumed from %s at step %d", checkpoint, state.step)
+    log.truncate_after(state.step)  # a run killed before its first checkpoint starts again from step 0
     if accelerator.is_main_process:
         write_json(out / "train_config.json", asdict(config))
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})

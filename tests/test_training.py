@@ -116,6 +116,28 @@ def test_corrupt_checkpoint_is_a_clear_error_and_earlier_ones_stay(tmp_path):
     assert resumed["steps"] == 20
 
 
+def test_a_torn_log_line_is_dropped_on_resume(tmp_path):
+    """A crash (or a full disk) in the middle of a log write leaves a torn last line; resuming drops it."""
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
+    train(parse_train_config(flags))
+    with open(tmp_path / "log.jsonl", "a") as log:
+        log.write('{"event": "train", "step": 11, "lo')
+    resumed = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10,
+                                                  resume="true")))
+    assert resumed["steps"] == 20
+    assert [e["step"] for e in read_log(tmp_path, "eval")] == [10, 20]
+
+
+def test_a_best_model_caught_mid_swap_is_restored_on_resume(tmp_path):
+    """Killed between the two renames of a folder swap, best/ is missing and its last copy lies aside."""
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
+    train(parse_train_config(flags))
+    (tmp_path / "best").rename(tmp_path / ".best.old-4242")
+    train(parse_train_config(flags + ["--resume", "true"]))
+    assert (tmp_path / "best" / "model.safetensors").exists()
+    assert not (tmp_path / ".best.old-4242").exists()
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     flags = tiny_flags(tmp_path, arch="rnn", max_steps=5, resume_from=str(tmp_path / "nowhere"))
     with pytest.raises(CheckpointError, match="nowhere does not exist"):
