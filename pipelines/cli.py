@@ -7,12 +7,19 @@
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
+
+A mistake the project detects (a setting, a folder, the data, a checkpoint) ends
+in one line, `lineage <command>: <message>`, and exit code 2; an unexpected error
+keeps its traceback.
 """
 
 import argparse
 import json
 import logging
 import sys
+from pathlib import Path
+
+from .errors import ConfigError, LineageError
 
 
 def run_train(argv: list[str]) -> None:
@@ -74,13 +81,15 @@ def run_evaluate(argv: list[str]) -> None:
     parser.add_argument("--kind", help="translation | summarization (custom datasets)")
     parser.add_argument("--source-column")
     parser.add_argument("--target-column")
-    parser.add_argument("--num-beams", type=int, help="beam size (default: the task's)")
+    parser.add_argument("--num-beams", type=positive, help="beam size (default: the task's)")
     parser.add_argument("--length-penalty", type=float)
-    parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--samples", type=int, help="score only the first N test examples")
+    parser.add_argument("--max-new-tokens", type=positive)
+    parser.add_argument("--samples", type=positive, help="score only the first N test examples")
     parser.add_argument("--predictions", help="write predictions here, one per line")
     parser.add_argument("--output", help="write the scores here as JSON")
     args = parser.parse_args(argv)
+    if not Path(args.model).is_dir():
+        raise ConfigError(f"model folder {args.model} does not exist")
 
     task = get_task(args.task, args.source_language, args.target_language, args.kind, args.source_column, args.target_column)
     model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=True)
@@ -100,8 +109,16 @@ def run_evaluate(argv: list[str]) -> None:
     print(text)
 
 
+def positive(text: str) -> int:
+    """An argparse type: a positive integer."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def run_publish(argv: list[str]) -> None:
-    from .publish import PublishError, publish
+    from .publish import publish
 
     parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
     parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
@@ -110,10 +127,7 @@ def run_publish(argv: list[str]) -> None:
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     # The token comes from HF_TOKEN or the login cache; it is never a flag, so never in shell history.
-    try:
-        print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
-    except PublishError as error:
-        sys.exit(f"lineage publish: {error}")
+    print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
 
 
 COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish}
@@ -125,10 +139,17 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    COMMANDS[argv[0]](argv[1:])
+    code = 0
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except LineageError as error:
+        print(f"lineage {argv[0]}: {' '.join(str(error).split())}", file=sys.stderr)
+        code = 2
     from .training import end_distributed_process
 
-    end_distributed_process()  # returns at once unless the command ran under torch.distributed
+    end_distributed_process(code)  # returns at once unless the command ran under torch.distributed
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

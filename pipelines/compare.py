@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .data import load_test_references
+from .errors import ConfigError
 from .files import write_json, write_text
 from .presets import compare_preset
 from .tasks import TaskSpec, get_task
@@ -77,7 +78,20 @@ class CompareConfig:
         if self.budget_minutes is not None and self.budget_target_tokens is None:
             values["budget_target_tokens"] = None
         values["name"] = values["name"] or self.preset
-        return CompareConfig(**values)
+        config = CompareConfig(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """The settings only compare has; `compare` checks each row's training settings (TrainConfig) too, up front."""
+        if self.test_samples is not None and self.test_samples < 0:
+            raise ConfigError(f"--test_samples must be at least 0 (0: the whole test split), got {self.test_samples}")
+        if not self.tasks:
+            raise ConfigError("--tasks is empty: name at least one benchmark")
+        unknown = [arch for arch in self.archs.split(",") if arch not in LABELS]
+        if unknown or not self.archs:
+            raise ConfigError(f"--archs {self.archs!r}: choose from {', '.join(LABELS)}")
+        self.rows()  # unknown variants
 
     @property
     def run_dir(self) -> Path:
@@ -89,7 +103,7 @@ class CompareConfig:
         rows = [(arch, arch, {}) for arch in archs]
         for variant in filter(None, self.variants.split(",")):
             if variant not in VARIANTS:
-                raise ValueError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
+                raise ConfigError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
             for arch in archs:
                 if variant == "no-attention" and arch == "transformer":
                     continue  # attention is what a Transformer is made of
@@ -149,20 +163,11 @@ def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
                     config.source_column, config.target_column)
 
 
-def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
-    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
-    import json
-
-    task = task_of(config, benchmark)
-    task_dir = config.run_dir / task.name
-    row_dir = task_dir / row
-    finished = row_dir / "row.json"
-    if finished.exists():
-        logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
-        return json.loads(finished.read_text())
-
-    train_config = TrainConfig(
-        output_dir=str(row_dir), task=benchmark, source_language=config.source_language,
+def row_config(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> TrainConfig:
+    """The row's resolved training settings; raises ConfigError for an invalid one, before any data is loaded."""
+    task_dir = config.run_dir / task_of(config, benchmark).name
+    return TrainConfig(
+        output_dir=str(task_dir / row), task=benchmark, source_language=config.source_language,
         target_language=config.target_language, kind=config.kind, source_column=config.source_column,
         target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
         batch_tokens=config.batch_tokens,
@@ -170,6 +175,18 @@ def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overri
         budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
         seed=config.seed, resume=True, **overrides,
     ).resolved()
+
+
+def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
+    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
+    import json
+
+    task = task_of(config, benchmark)
+    train_config = row_config(config, benchmark, row, arch, overrides)
+    finished = Path(train_config.output_dir) / "row.json"
+    if finished.exists():
+        logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
+        return json.loads(finished.read_text())
     training = train(train_config)
     return on_main_process(score_row, config, task, row, train_config, training)
 
@@ -253,6 +270,9 @@ def compare(config: CompareConfig) -> dict:
     alone trains the tokenizers, tests the rows and writes the results.
     """
     config = config.resolved()
+    for benchmark in config.tasks.split(","):
+        for row in config.rows():
+            row_config(config, benchmark, *row)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results = {

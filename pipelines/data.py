@@ -18,12 +18,13 @@ import datasets
 import numpy as np
 import torch
 
+from .errors import LineageError
 from .tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
+class DataError(LineageError, ValueError):
     """Bad or unreachable data; the message says what to do about it."""
 
 

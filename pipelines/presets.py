@@ -32,6 +32,8 @@ cores (README "Performance", docs/cpu-20min): test2016 BLEU 39.2 (LSTM), 38.7
 (1.73 -> 1.69 over the last 650 steps), so a longer budget would still pay.
 """
 
+from .errors import ConfigError
+
 RECURRENT_DEMO = dict(
     size="demo", batch_tokens=4096, learning_rate=1e-3, schedule="plateau", warmup_steps=0, dropout=0.2,
     eval_every=200, save_every=200,
@@ -65,9 +67,9 @@ PRESETS = {
 def preset(name: str, arch: str) -> dict:
     """The settings of preset `name` for architecture `arch`."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     if arch not in PRESETS[name]:
-        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
     return PRESETS[name][arch]
 
 
@@ -92,7 +94,7 @@ COMPARE_PRESETS = {
 def compare_preset(name: str) -> dict:
     """The settings of compare preset `name`."""
     if name not in COMPARE_PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
     return COMPARE_PRESETS[name]
 
 
@@ -158,5 +160,5 @@ STUDY_PRESETS = {
 def study_preset(name: str) -> dict:
     """The settings of study preset `name`."""
     if name not in STUDY_PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(STUDY_PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(STUDY_PRESETS)}")
     return STUDY_PRESETS[name]

@@ -36,6 +36,7 @@ import huggingface_hub
 from huggingface_hub import ModelCard
 
 from .cards import CARD_NAME, model_card
+from .errors import LineageError
 from .files import write_folder
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ OFFLINE_MESSAGE = "cannot upload while offline; use --local-dir to write the fol
 DEFAULT_COMMIT_MESSAGE = "Upload Lineage model"
 
 
-class PublishError(ValueError):
+class PublishError(LineageError, ValueError):
     """The folder cannot be published as it is, or publishing is not possible here."""
 
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
-from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, task_of, train_row
+from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, row_config, task_of, train_row
+from .errors import ConfigError
 from .files import write_json, write_text
 from .presets import study_preset
 from .report import METRIC_NAMES, markdown_table
@@ -83,7 +84,10 @@ class Cell:
 def settings_of(config: StudyConfig) -> dict:
     settings = dict(study_preset(config.preset))
     if config.seeds:
-        settings["seeds"] = tuple(int(s) for s in config.seeds.split(","))
+        try:
+            settings["seeds"] = tuple(int(s) for s in config.seeds.split(","))
+        except ValueError:
+            raise ConfigError(f"--seeds {config.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
     return settings
 
 
@@ -121,15 +125,20 @@ def cell_dir(config: StudyConfig, settings: dict, cell: Cell) -> Path:
     return compare.run_dir / task_of(compare, cell.task).name / cell.row
 
 
-def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
-    """Train and test one cell (reusing a finished one); returns its compare row entry."""
-    folder = cell_dir(config, settings, cell)
+def cell_row(config: StudyConfig, settings: dict, cell: Cell) -> tuple:
+    """The compare row that trains `cell`: `compare.train_row`'s arguments."""
     overrides = dict(patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
     if cell.variant.startswith("word2vec"):
         # One word2vec model per (data, seed), shared by the cell's architectures and both variants.
-        overrides["word2vec"] = str(folder.parent / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
-    entry = train_row(compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides)
-    on_main_process(shutil.rmtree, folder / "checkpoints", ignore_errors=True)
+        folder = cell_dir(config, settings, cell).parent
+        overrides["word2vec"] = str(folder / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
+    return compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides
+
+
+def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
+    """Train and test one cell (reusing a finished one); returns its compare row entry."""
+    entry = train_row(*cell_row(config, settings, cell))
+    on_main_process(shutil.rmtree, cell_dir(config, settings, cell) / "checkpoints", ignore_errors=True)
     return entry
 
 
@@ -404,13 +413,15 @@ def study(config: StudyConfig) -> dict:
     main process alone measures speed, probes the models and writes the study.
     """
     settings = settings_of(config)
+    cells = planned_cells(settings)
+    for cell in cells:
+        row_config(*cell_row(config, settings, cell))
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     invocations = Invocations(run_dir)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
         on_main_process(prepare_tokenizer, cell_config, task_of(cell_config, benchmark))
-    cells = planned_cells(settings)
     entries = {}
     for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not launch_state().is_main_process):
         trained = not (cell_dir(config, settings, cell) / "row.json").exists()

@@ -39,22 +39,33 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from models import build_model, init_embeddings, save_model_folder
+from models import build_model, init_embeddings, model_config, save_model_folder
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
+from .errors import ConfigError, LineageError
 from .evaluation import generate_texts, score
 from .files import append_line, clear_interrupted_writes, read_json_lines, replace_folder, write_json, write_lines
 from .presets import preset
 from .tasks import TaskSpec, get_task
-from .tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from .tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
 EMBEDDINGS = ("random", "word2vec", "word2vec-frozen")
 SCHEDULES = ("inverse_sqrt", "linear", "constant", "plateau")
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+# The numeric settings `validate` checks, by rule (None: unset, where a preset or another budget fills in).
+NUMBER_RULES = (
+    ("positive", lambda value: value > 0, (
+        "train_samples", "vocab_size", "batch_tokens", "gradient_accumulation_steps", "learning_rate", "max_steps",
+        "max_epochs", "budget_minutes", "budget_target_tokens", "eval_every", "eval_samples", "save_every",
+        "keep_checkpoints", "log_every", "ddp_timeout")),
+    ("at least 0", lambda value: value >= 0, ("warmup_steps", "weight_decay", "max_grad_norm", "patience")),
+    ("in [0, 1)", lambda value: 0 <= value < 1, ("dropout", "label_smoothing")),
+)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(LineageError, RuntimeError):
     """A checkpoint cannot be used; earlier checkpoints are left untouched."""
 
 
@@ -119,14 +130,27 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
-        if self.embeddings not in EMBEDDINGS:
-            raise ValueError(f"unknown embeddings {self.embeddings!r}: choose one of {', '.join(EMBEDDINGS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        """Check every setting, so a mistake fails at once, before any data is loaded (raises ConfigError)."""
+        for rule, valid, names in NUMBER_RULES:
+            for name in names:
+                value = getattr(self, name)
+                if value is not None and not valid(value):
+                    raise ConfigError(f"--{name} must be {rule}, got {value}")
+        if self.vocab_size <= len(SPECIAL_TOKENS):
+            raise ConfigError(f"--vocab_size must exceed the {len(SPECIAL_TOKENS)} special tokens, got {self.vocab_size}")
+        for name, choices in (("embeddings", EMBEDDINGS), ("schedule", SCHEDULES), ("mixed_precision", MIXED_PRECISION)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}")
         if self.schedule == "linear" and not self.max_steps:
-            raise ValueError("the linear schedule decays to zero at --max_steps: set it")
+            raise ConfigError("the linear schedule decays to zero at --max_steps: set it")
         if not any((self.max_steps, self.max_epochs, self.budget_minutes, self.budget_target_tokens)):
-            raise ValueError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
+            raise ConfigError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
+        self.task_spec()
+        try:  # our tokenizers' fixed special ids (pipelines/tokenizer.py)
+            model_config(self.arch, self.size, vocab_size=self.vocab_size, pad_token_id=0, bos_token_id=1,
+                         eos_token_id=2, decoder_start_token_id=1, **self.model_overrides())
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
     def task_spec(self) -> TaskSpec:
         return get_task(
@@ -247,7 +271,7 @@ def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, acc
     with accelerator.main_process_first():
         if not (folder / "tokenizer.json").exists():
             if config.tokenizer:
-                raise FileNotFoundError(f"no tokenizer at {folder}")
+                raise ConfigError(f"--tokenizer {folder} holds no tokenizer (tokenizer.json)")
             if accelerator.is_main_process:
                 save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
         return load_tokenizer(folder)
@@ -575,8 +599,8 @@ def train(config: TrainConfig) -> dict:
     return result
 
 
-def end_distributed_process() -> None:
-    """The last call of an entry point: under torch.distributed, end the process at once.
+def end_distributed_process(code: int = 0) -> None:
+    """The last call of an entry point: under torch.distributed, end the process at once, with exit status `code`.
 
     Tearing a gloo process group down (explicitly or at interpreter exit) can
     wait forever for a peer that has already exited: 1 in 4 of the 2-process
@@ -589,7 +613,7 @@ def end_distributed_process() -> None:
         torch.distributed.barrier()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 def parameter_checksum(model) -> str:

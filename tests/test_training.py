@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from launch import finish, run_script, two_cpu_processes
+from pipelines.errors import ConfigError
 from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
 
 # Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
@@ -153,6 +154,33 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path)).resolved()
     with pytest.raises(ValueError, match="unknown architecture 'gpt'"):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("save_every", 0, "--save_every must be positive, got 0"),
+    ("eval_every", 0, "--eval_every must be positive, got 0"),
+    ("log_every", 0, "--log_every must be positive, got 0"),
+    ("keep_checkpoints", 0, "--keep_checkpoints must be positive, got 0"),
+    ("batch_tokens", -512, "--batch_tokens must be positive"),
+    ("max_steps", -5, "--max_steps must be positive"),
+    ("train_samples", 0, "--train_samples must be positive"),
+    ("learning_rate", 0, "--learning_rate must be positive"),
+    ("warmup_steps", -1, "--warmup_steps must be at least 0"),
+    ("dropout", 1.5, r"--dropout must be in \[0, 1\)"),
+    ("vocab_size", 3, "--vocab_size must exceed the 4 special tokens"),
+    ("mixed_precision", "fp8", "unknown mixed_precision 'fp8'"),
+    ("size", "huge", "unknown model size 'huge'"),
+    ("attention", "global", "unknown attention 'global'"),
+    ("task", "wmt14", "unknown benchmark 'wmt14'"),
+])
+def test_a_bad_setting_fails_before_any_data_is_loaded(tmp_path, monkeypatch, flag, value, message):
+    """Each of these used to fail late (ZeroDivisionError after the data was prepared) or not at all
+    (keep_checkpoints 0 kept every checkpoint)."""
+    import pipelines.training
+
+    monkeypatch.setattr(pipelines.training, "load_splits", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ConfigError, match=message):
+        train(parse_train_config(tiny_flags(tmp_path, **{"arch": "lstm", "max_steps": 10, flag: value})))
 
 
 def test_configure_cpu_flushes_denormal_floats():
