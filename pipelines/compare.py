@@ -6,19 +6,24 @@ architecture alone. The budget is fair by construction: the same training
 wall-clock minutes or the same number of target tokens for every row.
 
 Layout of `runs/<name>/`:
-    <task>/tokenizer/           shared by the task's rows
+    <task>/tokenizer-<vocab>/   shared by the task's rows (one per vocabulary size)
     <task>/<row>/               the row's training run (see training.py) plus
-        test_predictions.txt, row.json (training summary + test scores)
+        test_predictions.txt, row.json (training summary, test scores, the row's settings)
     models/<task>-<row>/        Hub-ready folder with its model card
     results.json, report.md, *.png
 
 Each finished row is kept in its row.json, so a crash in one architecture
 loses nothing else, and re-running the same command resumes: finished rows
-are reused and an interrupted one continues from its last checkpoint.
+are reused and an interrupted one continues from its last checkpoint. A row
+is reused only with the settings it was made with (`row_settings`): a
+command that changes them (another budget under the same --name) is refused
+before anything trains, or with --overwrite retrains the changed rows.
 """
 
+import json
 import logging
 import platform
+import shutil
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +32,7 @@ from .data import load_test_references
 from .errors import ConfigError
 from .files import write_json, write_text
 from .presets import compare_preset
+from .runs import changes, describe, read_record, run_settings, setting_defaults
 from .tasks import TaskSpec, get_task
 from .training import TrainConfig, launch_state, on_main_process, train
 
@@ -65,6 +71,7 @@ class CompareConfig:
     batch_tokens: int | None = field(default=None, metadata={"help": "tokens per batch (default: the training preset's)"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field(default=0, metadata={"help": "random seed of every row"})
+    overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
 
     def resolved(self) -> "CompareConfig":
         defaults = compare_preset(self.preset)
@@ -170,17 +177,59 @@ def row_config(config: CompareConfig, benchmark: str, row: str, arch: str, overr
         output_dir=str(task_dir / row), task=benchmark, source_language=config.source_language,
         target_language=config.target_language, kind=config.kind, source_column=config.source_column,
         target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
-        batch_tokens=config.batch_tokens,
-        arch=arch, preset=config.preset, tokenizer=str(task_dir / "tokenizer"), train_samples=config.train_samples,
+        batch_tokens=config.batch_tokens, vocab_size=config.vocab_size, tokenizer=str(tokenizer_folder(config, benchmark)),
+        arch=arch, preset=config.preset, train_samples=config.train_samples,
         budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
         seed=config.seed, resume=True, **overrides,
     ).resolved()
 
 
+def row_settings(config: CompareConfig, train_config: TrainConfig) -> dict:
+    """What defines a row: its run's settings (runs.run_settings) and the test it is scored on."""
+    return {**run_settings(train_config), "test_samples": config.test_samples}
+
+
+def recorded_row_settings(folder: Path, planned: dict) -> dict | None:
+    """The settings a row folder was made with: row.json's once tested, else its run's run.json; None if new."""
+    if (folder / "row.json").exists():
+        return json.loads((folder / "row.json").read_text()).get("settings", {})
+    record = read_record(folder)
+    return None if record is None else {**record["settings"], "test_samples": planned["test_samples"]}
+
+
+def claim_rows(rows: list[tuple], overwrite: bool) -> None:
+    """Refuse (or with `overwrite` delete, to retrain) the rows whose folders were made with other settings.
+
+    `rows` holds `train_row`'s arguments for every planned row. Called before
+    anything trains, so a changed setting never reuses an old row nor mixes old
+    rows with new ones in a report.
+    """
+    stale = {}
+    for config, benchmark, row, arch, overrides in rows:
+        train_config = row_config(config, benchmark, row, arch, overrides)
+        folder, planned = Path(train_config.output_dir), row_settings(config, train_config)
+        recorded = recorded_row_settings(folder, planned)
+        if recorded == {}:
+            stale[folder] = "its row.json records no settings (written by an older Lineage version)"
+        elif recorded is not None and (changed := changes(recorded, planned, setting_defaults(train_config))):
+            stale[folder] = describe(changed)
+        if folder in stale and overwrite:
+            logger.warning("%s/%s: made with other settings (%s): training it again", folder.parent.name, row,
+                           stale[folder])
+            shutil.rmtree(folder)
+            shutil.rmtree(config.run_dir / "models" / f"{folder.parent.name}-{row}", ignore_errors=True)
+    if stale and not overwrite:
+        by_change = {}
+        for folder, what in stale.items():
+            by_change.setdefault(what, []).append(f"{folder.parent.name}/{folder.name}")
+        raise ConfigError(
+            "rows made with other settings: " + "; ".join(f"{', '.join(names)} ({what})" for what, names in by_change.items())
+            + ". Use another --name, or --overwrite true to train them again (deletes them)"
+        )
+
+
 def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
     """Train one row (resuming if interrupted), test its best model, and return its results entry."""
-    import json
-
     task = task_of(config, benchmark)
     train_config = row_config(config, benchmark, row, arch, overrides)
     finished = Path(train_config.output_dir) / "row.json"
@@ -212,6 +261,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
     entry = {
+        "settings": row_settings(config, train_config),
         "arch": train_config.arch,
         "label": row_label(train_config.arch, model_config, train_config.embeddings),
         "model_config": model_config,
@@ -249,12 +299,17 @@ def task_summary(task: TaskSpec) -> dict:
     }
 
 
-def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
+def tokenizer_folder(config: CompareConfig, benchmark: str) -> Path:
+    """The task's shared tokenizer, one per vocabulary size: a changed --vocab_size never reuses another's."""
+    return config.run_dir / task_of(config, benchmark).name / f"tokenizer-{config.vocab_size}"
+
+
+def prepare_tokenizer(config: CompareConfig, benchmark: str) -> Path:
     """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
     from .data import load_splits
     from .tokenizer import save_tokenizer, train_tokenizer
 
-    folder = config.run_dir / task.name / "tokenizer"
+    task, folder = task_of(config, benchmark), tokenizer_folder(config, benchmark)
     if not (folder / "tokenizer.json").exists():
         logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
@@ -270,9 +325,8 @@ def compare(config: CompareConfig) -> dict:
     alone trains the tokenizers, tests the rows and writes the results.
     """
     config = config.resolved()
-    for benchmark in config.tasks.split(","):
-        for row in config.rows():
-            row_config(config, benchmark, *row)
+    rows = [(config, benchmark, *row) for benchmark in config.tasks.split(",") for row in config.rows()]
+    on_main_process(claim_rows, rows, config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results = {
@@ -282,7 +336,7 @@ def compare(config: CompareConfig) -> dict:
     for benchmark in config.tasks.split(","):
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
-        on_main_process(prepare_tokenizer, config, task)
+        on_main_process(prepare_tokenizer, config, benchmark)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
         entry = {"task": task_summary(task), "models": {}, "errors": {},

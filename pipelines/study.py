@@ -17,9 +17,10 @@ Budgets are counted in target tokens, so a cell's result does not depend on
 how busy the machine was. Layout of `runs/<name>/`: the compare layout
 (`<task>/<row>/` per cell, `models/`), plus `speed/` (the benchmark JSON),
 `study.json`, `study.md` and the plots. A finished cell keeps its row.json
-and is reused when the study runs again; an interrupted cell continues from
-its last checkpoint; checkpoints of finished cells are deleted (the best
-model stays).
+and is reused when the study runs again with the same settings (a cell whose
+settings changed, say a preset's budget, is refused or with --overwrite
+retrained: `compare.claim_rows`); an interrupted cell continues from its last
+checkpoint; checkpoints of finished cells are deleted (the best model stays).
 """
 
 import json
@@ -35,7 +36,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
-from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, row_config, task_of, train_row
+from .compare import VARIANTS, CompareConfig, claim_rows, environment, prepare_tokenizer, task_of, train_row
 from .errors import ConfigError
 from .files import write_json, write_text
 from .presets import study_preset
@@ -59,6 +60,7 @@ class StudyConfig:
     seeds: str | None = field(default=None, metadata={"help": "comma-separated seeds of the quality cells (default: the preset's)"})
     speed_results: str | None = field(default=None, metadata={"help": "a benchmarks/speed.py JSON to use instead of measuring"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
+    overwrite: bool = field(default=False, metadata={"help": "retrain cells made with other settings (deletes them)"})
 
     @property
     def run_dir(self) -> Path:
@@ -414,14 +416,13 @@ def study(config: StudyConfig) -> dict:
     """
     settings = settings_of(config)
     cells = planned_cells(settings)
-    for cell in cells:
-        row_config(*cell_row(config, settings, cell))
+    on_main_process(claim_rows, [cell_row(config, settings, cell) for cell in cells], config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     invocations = Invocations(run_dir)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
-        on_main_process(prepare_tokenizer, cell_config, task_of(cell_config, benchmark))
+        on_main_process(prepare_tokenizer, cell_config, benchmark)
     entries = {}
     for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not launch_state().is_main_process):
         trained = not (cell_dir(config, settings, cell) / "row.json").exists()

@@ -9,6 +9,7 @@ stopping, the best model kept as a Hub-ready folder, and atomic checkpoints
 that `--resume` continues from exactly.
 
 A run's folder:
+    run.json              the settings that define the run, and those changed on resume (see runs.py)
     tokenizer/            the task tokenizer (unless one was given)
     checkpoints/step-N/   accelerate state: weights, optimizer, schedule, sampler, RNG, TrainState
     best/                 the best model so far, Hub-ready (see models.save_model_folder)
@@ -44,8 +45,9 @@ from models import build_model, init_embeddings, model_config, save_model_folder
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .errors import ConfigError, LineageError
 from .evaluation import generate_texts, score
-from .files import append_line, clear_interrupted_writes, read_json_lines, replace_folder, write_json, write_lines
+from .files import append_line, read_json_lines, replace_folder, write_json, write_lines
 from .presets import preset
+from .runs import open_run_folder
 from .tasks import TaskSpec, get_task
 from .tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tokenizer
 
@@ -114,6 +116,7 @@ class TrainConfig:
     keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (oldest deleted)"})
     resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
     resume_from: str | None = field(default=None, metadata={"help": "continue from this checkpoint folder"})
+    overwrite: bool = field(default=False, metadata={"help": "delete the run --output_dir holds and start over"})
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on capable GPUs) | no | bf16 | fp16"})
     log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
     ddp_timeout: int = field(default=1800, metadata={"help": "seconds a process waits for the others before failing"})
@@ -439,10 +442,7 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     accelerator = make_accelerator(config)
-    if accelerator.is_main_process:
-        for folder in (out, out / "checkpoints"):
-            clear_interrupted_writes(folder)
-    accelerator.wait_for_everyone()
+    on_main_process(open_run_folder, config, out)
     set_seed(config.seed)
     task = config.task_spec()
 
@@ -491,8 +491,6 @@ def train(config: TrainConfig) -> dict:
             state.stop_reason = budget_reached(config, state, accelerator)
         logger.info("resumed from %s at step %d", checkpoint, state.step)
     log.truncate_after(state.step)  # a run killed before its first checkpoint starts again from step 0
-    if accelerator.is_main_process:
-        write_json(out / "train_config.json", asdict(config))
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
 
     def evaluate_now():

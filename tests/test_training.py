@@ -1,6 +1,7 @@
 """The training loop: learning, distribution, exact resumption, checkpoint errors."""
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -115,6 +116,79 @@ def test_corrupt_checkpoint_is_a_clear_error_and_earlier_ones_stay(tmp_path):
 
     resumed = train(parse_train_config(flags + ["--resume_from", str(earlier)]))
     assert resumed["steps"] == 20
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 10-step RNN run; tests copy it before changing it."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    train(parse_train_config(tiny_flags(run, **RUN)))
+    return run
+
+
+RUN = dict(arch="rnn", max_steps=10, eval_every=10, save_every=10)
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+@pytest.mark.parametrize("changes, message", [
+    # Kept the old rate (optimizer and schedule state come from the checkpoint) while reporting the new one.
+    (dict(learning_rate=0.01), "learning_rate: 0.003 -> 0.01"),
+    # Re-applied the sampler's position to a different batch list.
+    (dict(batch_tokens=256, seed=5, train_samples=200),
+     "train_samples: 300 -> 200; seed: 0 -> 5; batch_tokens: 512 -> 256"),
+    # Was reported as "checkpoint unreadable".
+    (dict(arch="lstm"), "arch: 'rnn' -> 'lstm'"),
+    (dict(size="demo"), "size: 'tiny' -> 'demo'"),
+])
+def test_resuming_with_a_changed_defining_setting_is_refused(finished_run, tmp_path, changes, message):
+    run = copy_of(finished_run, tmp_path)
+    before = (run / "run.json").read_text()
+    with pytest.raises(ConfigError, match=f"cannot resume {run}: .*\\({re.escape(message)}\\)"):
+        train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, **changes}, resume="true")))
+    assert (run / "run.json").read_text() == before
+
+
+def test_a_larger_budget_and_another_eval_frequency_are_allowed_and_recorded(finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    result = train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, "eval_every": 5}, resume="true")))
+    assert result["steps"] == 20
+    record = json.loads((run / "run.json").read_text())
+    assert record["settings"]["max_steps"] == 20 and record["settings"]["eval_every"] == 5
+    assert [c["changed"] for c in record["changes"]] == [{"max_steps": [10, 20], "eval_every": [10, 5]}]
+
+
+def test_under_the_linear_schedule_max_steps_defines_the_run(tmp_path):
+    flags = dict(RUN, schedule="linear")
+    train(parse_train_config(tiny_flags(tmp_path, **flags)))
+    with pytest.raises(ConfigError, match=r"max_steps: 10 -> 20"):
+        train(parse_train_config(tiny_flags(tmp_path, **{**flags, "max_steps": 20}, resume="true")))
+
+
+def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finished_run, tmp_path):
+    """Without --resume the old tokenizer was reused, the first evaluation always 'improved' and replaced
+    the old best/, log.jsonl was appended to, and the new step-10 checkpoint was pruned at once."""
+    run = copy_of(finished_run, tmp_path)
+    longer = {**RUN, "max_steps": 30}
+    train(parse_train_config(tiny_flags(run, **longer, resume="true")))
+    with pytest.raises(ConfigError, match=f"{run} already holds a run .*--resume true.*--overwrite true"):
+        train(parse_train_config(tiny_flags(run, **RUN)))
+    with pytest.raises(ConfigError, match="give one of them"):
+        train(parse_train_config(tiny_flags(run, **RUN, resume="true", overwrite="true")))
+
+    (run / "notes.txt").write_text("mine")
+    tokenizer = (run / "tokenizer" / "tokenizer.json").stat().st_mtime_ns
+    result = train(parse_train_config(tiny_flags(run, **RUN, vocab_size=300, overwrite="true")))
+    assert result["steps"] == 10
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000010"]
+    assert [e["step"] for e in read_log(run, "eval")] == [10]
+    assert (run / "tokenizer" / "tokenizer.json").stat().st_mtime_ns != tokenizer
+    assert json.loads((run / "run.json").read_text())["settings"]["vocab_size"] == 300
+    assert (run / "notes.txt").read_text() == "mine"  # only the run's own files are deleted
 
 
 def test_a_torn_log_line_is_dropped_on_resume(tmp_path):
