@@ -2,7 +2,7 @@
 
 import json
 import re
-import signal
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from launch import finish, run_script, two_cpu_processes
+from launch import finish, kill_tree, run_script, two_cpu_processes
 from pipelines.errors import ConfigError
 from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
 
@@ -68,54 +68,75 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
         torch.testing.assert_close(ddp_weights[name], tensor, rtol=1e-4, atol=1e-5)
 
 
-def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    common = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
-    finish(run_train(tiny_flags(tmp_path / "straight", **common)))
+# Kill/resume parity: one setting per schedule and step kind that carries state across a checkpoint.
+PARITY = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
+PARITY_VARIANTS = {
+    "constant": {},  # the tiny preset's schedule
+    "plateau": dict(schedule="plateau"),
+    "inverse_sqrt": dict(schedule="inverse_sqrt", warmup_steps=10),
+    "accumulation": dict(gradient_accumulation_steps=2),
+    "two_processes": dict(ddp_timeout=120),
+}
+# A slow disk: each checkpoint's custom states (schedule, sampler, TrainState) wait a second before they are
+# written, so a kill lands inside the checkpoint write (it takes ~5 ms otherwise).
+SLOW_DISK = [sys.executable, "-c", """
+import runpy, sys, time
+import accelerate.accelerator as accelerator
+save = accelerator.save_custom_state
+def slow(obj, path, index=0, **kwargs):
+    time.sleep(1.0 if index == 0 else 0.0)
+    return save(obj, path, index, **kwargs)
+accelerator.save_custom_state = slow
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""]
+
+
+def kill_when(process, ready, timeout: int = 300) -> None:
+    """SIGKILL the run (and every process it started) as soon as `ready()` holds."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert process.poll() is None and time.time() < deadline, "the run ended before the kill point"
+        time.sleep(0.001)
+    kill_tree(process)
+
+
+def assert_same_run(straight: Path, resumed: Path) -> None:
+    """The same final weights bit for bit, the same evaluations, and no staging left behind."""
+    expected, found = final_weights(straight), final_weights(resumed)
+    assert expected.keys() == found.keys()
+    for name in expected:
+        assert torch.equal(expected[name], found[name]), name
+    evaluations = [[(e["step"], e["val_loss"]) for e in read_log(run, "eval")] for run in (straight, resumed)]
+    assert evaluations[0] == evaluations[1]
+    assert [p.name for p in (resumed / "checkpoints").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("variant", PARITY_VARIANTS)
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, variant):
+    flags = {**PARITY, **PARITY_VARIANTS[variant]}
+    launcher, env = (two_cpu_processes(), {"ACCELERATE_USE_CPU": "1"}) if variant == "two_processes" else (None, {})
+    finish(run_train(tiny_flags(tmp_path / "straight", **flags), launcher, **env))
 
     interrupted = tmp_path / "interrupted"
-    process = run_train(tiny_flags(interrupted, **common))
-    deadline = time.time() + 300
-    while not (interrupted / "checkpoints" / "step-00000020").exists():
-        assert process.poll() is None and time.time() < deadline, "run ended before its second checkpoint"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(run_train(tiny_flags(interrupted, **flags), launcher, **env),
+              (interrupted / "checkpoints" / "step-00000020").exists)
     assert not (interrupted / "train_result.json").exists()
-
-    finish(run_train(tiny_flags(interrupted, resume="true", **common)))
-    straight, resumed = final_weights(tmp_path / "straight"), final_weights(interrupted)
-    assert straight.keys() == resumed.keys()
-    for name in straight:
-        assert torch.equal(straight[name], resumed[name]), name
-    straight_evals = [(e["step"], e["val_loss"]) for e in read_log(tmp_path / "straight", "eval")]
-    resumed_evals = [(e["step"], e["val_loss"]) for e in read_log(interrupted, "eval")]
-    assert resumed_evals == straight_evals
+    output = finish(run_train(tiny_flags(interrupted, resume="true", **flags), launcher, **env))
+    if variant == "two_processes":
+        assert json.loads((interrupted / "train_result.json").read_text())["num_processes"] == 2, output[-2000:]
+    assert_same_run(tmp_path / "straight", interrupted)
 
 
-def test_finished_run_is_not_trained_again_and_a_larger_budget_continues(tmp_path):
-    config = parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10))
-    train(config)
-    again = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10, resume="true")))
-    assert again["steps"] == 10
-    longer = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10, resume="true")))
-    assert longer["steps"] == 20
-    assert [e["step"] for e in read_log(tmp_path, "eval")] == [10, 20]
+def test_a_run_killed_during_a_checkpoint_write_resumes_to_the_same_weights(tmp_path):
+    finish(run_train(tiny_flags(tmp_path / "straight", **PARITY)))
 
-
-def test_corrupt_checkpoint_is_a_clear_error_and_earlier_ones_stay(tmp_path):
-    flags = tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10)
-    train(parse_train_config(flags))
-    earlier, latest = sorted((tmp_path / "checkpoints").glob("step-*"))
-    weights = latest / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
-
-    with pytest.raises(CheckpointError, match=r"step-00000020 is unreadable.*--resume_from.*step-00000010"):
-        train(parse_train_config(flags + ["--resume", "true"]))
-    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
-
-    resumed = train(parse_train_config(flags + ["--resume_from", str(earlier)]))
-    assert resumed["steps"] == 20
+    interrupted = tmp_path / "interrupted"
+    staging = interrupted / "checkpoints" / ".step-00000020.tmp"
+    kill_when(run_train(tiny_flags(interrupted, **PARITY), SLOW_DISK), staging.exists)
+    assert staging.is_dir() and not (interrupted / "checkpoints" / "step-00000020").exists(), "not killed mid-write"
+    finish(run_train(tiny_flags(interrupted, resume="true", **PARITY)))
+    assert_same_run(tmp_path / "straight", interrupted)
 
 
 @pytest.fixture(scope="module")
