@@ -3,8 +3,9 @@
 A run is defined by every training setting that changes what it trains: the
 task and data subset, the tokenizer, the architecture, size and model
 overrides, batch tokens, seed, schedule, learning rate and the rest. Only the
-settings in `MAY_CHANGE` may differ when a run resumes; every other
-`TrainConfig` field, a new one included, defines the run. `open_run_folder`
+settings in `MAY_CHANGE` may differ when a run resumes (unless the schedule
+reads them); every other `TrainConfig` field, a new one included, defines the
+run. `open_run_folder`
 enforces this when a run starts:
 
 - resuming with a different defining setting is refused, naming each changed
@@ -36,8 +37,7 @@ RUN_ENTRIES = (RECORD, "tokenizer", "word2vec.kv", "checkpoints", "best", "log.j
                "train_config.json", "lineage")  # train_config.json: older runs; lineage/: tracker logs
 # The settings that may change when a run resumes, and why that leaves the run the same.
 MAY_CHANGE = {
-    "max_steps": "a budget: a larger one continues the run (under the linear schedule it defines the run: "
-                 "the rate decays to zero at max_steps)",
+    "max_steps": "a budget: a larger one continues the run",
     "max_epochs": "a budget",
     "budget_minutes": "a budget",
     "budget_target_tokens": "a budget",
@@ -49,6 +49,9 @@ MAY_CHANGE = {
     "log_every": "when the loss is logged",
     "ddp_timeout": "how long a process waits for the others",
 }
+# ... except under these schedules, which read them: the linear rate decays to zero at max_steps, and the
+# plateau schedule steps once per evaluation on the validation metric.
+DEFINING_UNDER = {"max_steps": ("linear",), "eval_every": ("plateau",), "eval_samples": ("plateau",)}
 # Flags that say how to start this process, not what the run is: never recorded.
 PROCESS_FLAGS = ("output_dir", "resume", "resume_from", "overwrite")
 # Recorded relative to the run folder, so a compare folder that moves stays the same run.
@@ -70,9 +73,9 @@ def setting_defaults(config) -> dict:
 
 
 def defining(settings: dict) -> dict:
-    """The settings that define the run: all but `MAY_CHANGE` (and max_steps stays under the linear schedule)."""
+    """The settings that define the run: all but `MAY_CHANGE`, unless the schedule reads them (`DEFINING_UNDER`)."""
     return {name: value for name, value in settings.items()
-            if name not in MAY_CHANGE or (name == "max_steps" and settings.get("schedule") == "linear")}
+            if name not in MAY_CHANGE or settings.get("schedule") in DEFINING_UNDER.get(name, ())}
 
 
 def changes(recorded: dict, current: dict, defaults: dict) -> dict:

@@ -183,11 +183,15 @@ def test_a_larger_budget_and_another_eval_frequency_are_allowed_and_recorded(fin
     assert [c["changed"] for c in record["changes"]] == [{"max_steps": [10, 20], "eval_every": [10, 5]}]
 
 
-def test_under_the_linear_schedule_max_steps_defines_the_run(tmp_path):
-    flags = dict(RUN, schedule="linear")
+@pytest.mark.parametrize("schedule, change, message", [
+    ("linear", dict(max_steps=20), "max_steps: 10 -> 20"),  # the rate decays to zero at max_steps
+    ("plateau", dict(eval_every=5), "eval_every: 10 -> 5"),  # the schedule steps once per evaluation
+])
+def test_a_setting_the_schedule_reads_defines_the_run(tmp_path, schedule, change, message):
+    flags = dict(RUN, schedule=schedule)
     train(parse_train_config(tiny_flags(tmp_path, **flags)))
-    with pytest.raises(ConfigError, match=r"max_steps: 10 -> 20"):
-        train(parse_train_config(tiny_flags(tmp_path, **{**flags, "max_steps": 20}, resume="true")))
+    with pytest.raises(ConfigError, match=message):
+        train(parse_train_config(tiny_flags(tmp_path, **{**flags, **change}, resume="true")))
 
 
 def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finished_run, tmp_path):
