@@ -59,7 +59,7 @@ MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 # The numeric settings `validate` checks, by rule (None: unset, where a preset or another budget fills in).
 NUMBER_RULES = (
     ("positive", lambda value: value > 0, (
-        "train_samples", "vocab_size", "batch_tokens", "gradient_accumulation_steps", "learning_rate", "max_steps",
+        "train_samples", "batch_tokens", "gradient_accumulation_steps", "learning_rate", "max_steps",
         "max_epochs", "budget_minutes", "budget_target_tokens", "eval_every", "eval_samples", "save_every",
         "keep_checkpoints", "log_every", "ddp_timeout")),
     ("at least 0", lambda value: value >= 0, ("warmup_steps", "weight_decay", "max_grad_norm", "patience")),
