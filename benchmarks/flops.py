@@ -50,6 +50,10 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
             context per target token; none: 0.
         pre_output: tanh(W [context; output]) -> embedding_size, per target token.
         lm_head: embedding_size x vocab_size, per target token.
+        copy_gate: w^T [context; output; input embedding] per target token (copy attention).
+        coverage: the coverage term of the scores per target token: q^T u for Luong,
+            coverage_i u inside the tanh of every source position for Bahdanau.
+        (The copy distribution's softmax, scatter and log are elementwise, not counted.)
     """
     S, T = source_length, target_length
     H, E, V = config.hidden_size, config.embedding_size, config.vocab_size
@@ -81,6 +85,9 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
     else:
         raise ValueError(f"unknown attention {config.attention!r}")
     pre_output_inputs = H * (2 if config.attention != "none" else 1)
+    coverage = 0
+    if getattr(config, "coverage", False):
+        coverage = T * 2 * H * (S if bahdanau else 1)
 
     return {
         "encoder_recurrent": S * encoder,
@@ -89,6 +96,8 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
         "attention": attention,
         "pre_output": T * 2 * pre_output_inputs * E,
         "lm_head": T * 2 * E * V,
+        "copy_gate": T * 2 * (2 * H + E) if getattr(config, "copy_attention", False) else 0,
+        "coverage": coverage,
     }
 
 

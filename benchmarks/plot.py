@@ -1,11 +1,14 @@
 """The throughput plot of a speed benchmark result: training tokens/s against sequence length."""
 
+import io
 from pathlib import Path
+
+from pipelines.files import write_bytes
 
 
 def plot_throughput(result: dict, path: Path) -> Path:
     """Two panels, one line per size/model: target tokens/s (log scale) and the fraction of the matmul
-    ceiling, against source = target length (log2 scale). Written atomically (temporary file + rename)."""
+    ceiling, against source = target length (log2 scale). Written atomically (`pipelines.files`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,9 +51,7 @@ def plot_throughput(result: dict, path: Path) -> Path:
         speed.legend(fontsize=8)
     figure.suptitle(where, fontsize=9)
     figure.tight_layout()
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    figure.savefig(temporary, format="png", dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
-    temporary.replace(path)
-    return path
+    return write_bytes(path, image.getvalue())

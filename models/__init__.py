@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForSeq2SeqLM, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from .recurrent.configuration_recurrent import LSTMConfig, RNNConfig
 from .recurrent.modeling_recurrent import LSTMForConditionalGeneration, RNNForConditionalGeneration
@@ -51,22 +51,31 @@ def build_model(arch: str, tokenizer: PreTrainedTokenizerBase, size: str = "demo
         **overrides: config fields that replace the size's values
             (e.g. attention="none", cell="gru", dropout values).
     """
+    config = model_config(
+        arch, size, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id, **overrides,
+    )
+    if arch == "transformer":
+        return build_transformer(config)
+    return RECURRENT[arch][1](config)
+
+
+def model_config(arch: str, size: str = "demo", **fields) -> PretrainedConfig:
+    """The config `build_model` builds a model from: the size's values with `fields`
+    (vocabulary size, token ids, overrides) on top. Cheap, so a training run checks
+    its model settings with it before loading any data.
+
+    Raises ValueError for an unknown architecture or size, or an invalid field value.
+    """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}: choose one of {', '.join(SIZES)}")
-    ids = dict(
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.bos_token_id,
-    )
-    kwargs = {**SIZES[size][arch], **overrides}
+    values = {**SIZES[size][arch], **fields}
     if arch == "transformer":
-        return build_transformer(transformer_config(**ids, **kwargs))
-    config_class, model_class = RECURRENT[arch]
-    return model_class(config_class(**ids, **kwargs))
+        return transformer_config(**values)
+    return RECURRENT[arch][0](**values)
 
 
 def init_embeddings(model: PreTrainedModel, matrix: torch.Tensor, freeze: bool = False) -> None:

@@ -15,11 +15,12 @@
 `write_card(card, folder)` saves the card as the folder's README.md, atomically.
 """
 
-import os
 import re
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .files import write_text
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 CARD_NAME = "README.md"
@@ -192,15 +193,8 @@ def model_card(results: dict, task_name: str, model_key: str, repo_id: str | Non
 
 
 def write_card(card: ModelCard, folder: str | Path) -> Path:
-    """Save `card` as `folder`/README.md, atomically (a temporary file renamed into place)."""
-    path = Path(folder) / CARD_NAME
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        card.save(temporary)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    """Save `card` as `folder`/README.md, atomically."""
+    return write_text(Path(folder) / CARD_NAME, str(card))
 
 
 def write_cards(run_folder: str | Path, results: dict, repo_ids: dict | None = None) -> list[Path]:

@@ -10,6 +10,10 @@
     lineage publish-space RUN_DIR --repo-id user/name [--local-dir DIR] [--model-repo FOLDER=REPO] [--private]
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
+
+A mistake the project detects (a setting, a folder, the data, a checkpoint) ends
+in one line, `lineage <command>: <message>`, and exit code 2; an unexpected error
+keeps its traceback.
 """
 
 import argparse
@@ -17,6 +21,8 @@ import json
 import logging
 import sys
 from pathlib import Path
+
+from .errors import ConfigError, LineageError
 
 
 def run_train(argv: list[str]) -> None:
@@ -78,13 +84,15 @@ def run_evaluate(argv: list[str]) -> None:
     parser.add_argument("--kind", help="translation | summarization (custom datasets)")
     parser.add_argument("--source-column")
     parser.add_argument("--target-column")
-    parser.add_argument("--num-beams", type=int, help="beam size (default: the task's)")
+    parser.add_argument("--num-beams", type=positive, help="beam size (default: the task's)")
     parser.add_argument("--length-penalty", type=float)
-    parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--samples", type=int, help="score only the first N test examples")
+    parser.add_argument("--max-new-tokens", type=positive)
+    parser.add_argument("--samples", type=positive, help="score only the first N test examples")
     parser.add_argument("--predictions", help="write predictions here, one per line")
     parser.add_argument("--output", help="write the scores here as JSON")
     args = parser.parse_args(argv)
+    if not Path(args.model).is_dir():
+        raise ConfigError(f"model folder {args.model} does not exist")
 
     task = get_task(args.task, args.source_language, args.target_language, args.kind, args.source_column, args.target_column)
     model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=True)
@@ -104,8 +112,16 @@ def run_evaluate(argv: list[str]) -> None:
     print(text)
 
 
+def positive(text: str) -> int:
+    """An argparse type: a positive integer."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def run_publish(argv: list[str]) -> None:
-    from .publish import PublishError, publish
+    from .publish import publish
 
     parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
     parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
@@ -114,14 +130,10 @@ def run_publish(argv: list[str]) -> None:
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     # The token comes from HF_TOKEN or the login cache; it is never a flag, so never in shell history.
-    try:
-        print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
-    except PublishError as error:
-        sys.exit(f"lineage publish: {error}")
+    print(publish(args.model, args.repo_id, local_dir=args.local_dir, private=args.private))
 
 
 def run_publish_space(argv: list[str]) -> None:
-    from .publish import PublishError
     from .space import model_repos, publish_space
 
     parser = argparse.ArgumentParser(prog="lineage publish-space",
@@ -136,13 +148,10 @@ def run_publish_space(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.model_repo if "=" in item)
     if len(overrides) != len(args.model_repo):
-        sys.exit("lineage publish-space: --model-repo takes FOLDER=REPO")
-    try:
-        repos = model_repos(args.run, args.repo_id, overrides)
-        print(publish_space(args.run, args.repo_id, local_dir=args.local_dir, model_repo_overrides=overrides,
-                            private=args.private))
-    except PublishError as error:
-        sys.exit(f"lineage publish-space: {error}")
+        raise ConfigError("--model-repo takes FOLDER=REPO")
+    repos = model_repos(args.run, args.repo_id, overrides)
+    print(publish_space(args.run, args.repo_id, local_dir=args.local_dir, model_repo_overrides=overrides,
+                        private=args.private))
     print("The Space loads these model repos; publish each with `lineage publish` if not done yet:")
     for folder, repo in repos.items():
         print(f"  lineage publish {Path(args.run) / 'models' / folder} --repo-id {repo}")
@@ -152,7 +161,7 @@ def run_app(argv: list[str]) -> None:
     import importlib.util
 
     if importlib.util.find_spec("gradio") is None:
-        sys.exit("lineage app: gradio is not installed: pip install 'lineage[app]'")
+        raise ConfigError("gradio is not installed: pip install 'lineage[app]'")
     from . import app
 
     parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
@@ -165,7 +174,7 @@ def run_app(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     runs = [source for source in args.sources if (Path(source) / "results.json").is_file()]
     if runs and len(args.sources) > 1:
-        sys.exit("lineage app: pass one run folder, or any number of model folders / Hub ids, not both")
+        raise ConfigError("pass one run folder, or any number of model folders / Hub ids, not both")
     catalog = app.catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
     app.serve(catalog, host=args.host, port=args.port)
 
@@ -180,10 +189,17 @@ def main(argv: list[str] | None = None) -> None:
         print(__doc__)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    COMMANDS[argv[0]](argv[1:])
+    code = 0
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except LineageError as error:
+        print(f"lineage {argv[0]}: {' '.join(str(error).split())}", file=sys.stderr)
+        code = 2
     from .training import end_distributed_process
 
-    end_distributed_process()  # returns at once unless the command ran under torch.distributed
+    end_distributed_process(code)  # returns at once unless the command ran under torch.distributed
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,35 @@ architecture alone. The budget is fair by construction: the same training
 wall-clock minutes or the same number of target tokens for every row.
 
 Layout of `runs/<name>/`:
-    <task>/tokenizer/           shared by the task's rows
+    <task>/tokenizer-<vocab>/   shared by the task's rows (one per vocabulary size)
     <task>/<row>/               the row's training run (see training.py) plus
-        test_predictions.txt, row.json (training summary + test scores)
+        test_predictions.txt, row.json (training summary, test scores, the row's settings)
     models/<task>-<row>/        Hub-ready folder with its model card
     results.json, report.md, *.png
 
 Each finished row is kept in its row.json, so a crash in one architecture
 loses nothing else, and re-running the same command resumes: finished rows
-are reused and an interrupted one continues from its last checkpoint.
+are reused and an interrupted one continues from its last checkpoint. A row
+is reused only with the settings it was made with (`row_settings`): a
+command that changes them (another budget under the same --name) is refused
+before anything trains, or with --overwrite retrains the changed rows.
 """
 
+import json
 import logging
 import os
 import platform
+import shutil
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .data import load_test_references
-from .files import write_json
+from .errors import ConfigError
+from .files import write_json, write_text
 from .presets import compare_preset
+from .runs import changes, describe, read_record, run_settings, setting_defaults
 from .tasks import TaskSpec, get_task
 from .training import TrainConfig, launch_state, on_main_process, train
 
@@ -71,6 +78,7 @@ class CompareConfig:
     batch_tokens: int | None = field(default=None, metadata={"help": "tokens per batch (default: the training preset's)"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field(default=0, metadata={"help": "random seed of every row"})
+    overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
 
     def resolved(self) -> "CompareConfig":
         defaults = compare_preset(self.preset)
@@ -84,7 +92,20 @@ class CompareConfig:
         if self.budget_minutes is not None and self.budget_target_tokens is None:
             values["budget_target_tokens"] = None
         values["name"] = values["name"] or self.preset
-        return CompareConfig(**values)
+        config = CompareConfig(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """The settings only compare has; `compare` checks each row's training settings (TrainConfig) too, up front."""
+        if self.test_samples is not None and self.test_samples < 0:
+            raise ConfigError(f"--test_samples must be at least 0 (0: the whole test split), got {self.test_samples}")
+        if not self.tasks:
+            raise ConfigError("--tasks is empty: name at least one benchmark")
+        unknown = [arch for arch in self.archs.split(",") if arch not in LABELS]
+        if unknown or not self.archs:
+            raise ConfigError(f"--archs {self.archs!r}: choose from {', '.join(LABELS)}")
+        self.rows()  # unknown variants
 
     @property
     def run_dir(self) -> Path:
@@ -97,10 +118,10 @@ class CompareConfig:
         for item in filter(None, self.variants.split(",")):
             variant, _, only = item.partition(":")
             if variant not in VARIANTS:
-                raise ValueError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
+                raise ConfigError(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
             for arch in (only.split("+") if only else archs):
                 if arch not in archs:
-                    raise ValueError(f"variant {item!r} names architecture {arch!r}, which --archs does not list")
+                    raise ConfigError(f"variant {item!r} names architecture {arch!r}, which --archs does not list")
                 if variant in RECURRENT_ONLY and arch == "transformer":
                     continue  # the Transformer stays a stock config: attention is what it is made of, and it does not copy
                 rows.append((f"{arch}-{variant}", arch, VARIANTS[variant]))
@@ -178,27 +199,72 @@ def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
                     config.source_column, config.target_column)
 
 
-def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
-    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
-    import json
-
-    task = task_of(config, benchmark)
-    task_dir = config.run_dir / task.name
-    row_dir = task_dir / row
-    finished = row_dir / "row.json"
-    if finished.exists():
-        logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
-        return json.loads(finished.read_text())
-
-    train_config = TrainConfig(
-        output_dir=str(row_dir), task=benchmark, source_language=config.source_language,
+def row_config(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> TrainConfig:
+    """The row's resolved training settings; raises ConfigError for an invalid one, before any data is loaded."""
+    task_dir = config.run_dir / task_of(config, benchmark).name
+    return TrainConfig(
+        output_dir=str(task_dir / row), task=benchmark, source_language=config.source_language,
         target_language=config.target_language, kind=config.kind, source_column=config.source_column,
         target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
-        batch_tokens=config.batch_tokens,
-        arch=arch, preset=config.preset, tokenizer=str(task_dir / "tokenizer"), train_samples=config.train_samples,
+        batch_tokens=config.batch_tokens, vocab_size=config.vocab_size, tokenizer=str(tokenizer_folder(config, benchmark)),
+        arch=arch, preset=config.preset, train_samples=config.train_samples,
         budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
         seed=config.seed, resume=True, **overrides,
     ).resolved()
+
+
+def row_settings(config: CompareConfig, train_config: TrainConfig) -> dict:
+    """What defines a row: its run's settings (runs.run_settings) and the test it is scored on."""
+    return {**run_settings(train_config), "test_samples": config.test_samples}
+
+
+def recorded_row_settings(folder: Path, planned: dict) -> dict | None:
+    """The settings a row folder was made with: row.json's once tested, else its run's run.json; None if new."""
+    if (folder / "row.json").exists():
+        return json.loads((folder / "row.json").read_text()).get("settings", {})
+    record = read_record(folder)
+    return None if record is None else {**record["settings"], "test_samples": planned["test_samples"]}
+
+
+def claim_rows(rows: list[tuple], overwrite: bool) -> None:
+    """Refuse (or with `overwrite` delete, to retrain) the rows whose folders were made with other settings.
+
+    `rows` holds `train_row`'s arguments for every planned row. Called before
+    anything trains, so a changed setting never reuses an old row nor mixes old
+    rows with new ones in a report.
+    """
+    stale = {}
+    for config, benchmark, row, arch, overrides in rows:
+        train_config = row_config(config, benchmark, row, arch, overrides)
+        folder, planned = Path(train_config.output_dir), row_settings(config, train_config)
+        recorded = recorded_row_settings(folder, planned)
+        if recorded == {}:
+            stale[folder] = "its row.json records no settings (written by an older Lineage version)"
+        elif recorded is not None and (changed := changes(recorded, planned, setting_defaults(train_config))):
+            stale[folder] = describe(changed)
+        if folder in stale and overwrite:
+            logger.warning("%s/%s: made with other settings (%s): training it again", folder.parent.name, row,
+                           stale[folder])
+            shutil.rmtree(folder)
+            shutil.rmtree(config.run_dir / "models" / f"{folder.parent.name}-{row}", ignore_errors=True)
+    if stale and not overwrite:
+        by_change = {}
+        for folder, what in stale.items():
+            by_change.setdefault(what, []).append(f"{folder.parent.name}/{folder.name}")
+        raise ConfigError(
+            "rows made with other settings: " + "; ".join(f"{', '.join(names)} ({what})" for what, names in by_change.items())
+            + ". Use another --name, or --overwrite true to train them again (deletes them)"
+        )
+
+
+def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
+    """Train one row (resuming if interrupted), test its best model, and return its results entry."""
+    task = task_of(config, benchmark)
+    train_config = row_config(config, benchmark, row, arch, overrides)
+    finished = Path(train_config.output_dir) / "row.json"
+    if finished.exists():
+        logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
+        return json.loads(finished.read_text())
     training = train(train_config)
     return on_main_process(score_row, config, task, row, train_config, training)
 
@@ -225,6 +291,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
     entry = {
+        "settings": row_settings(config, train_config),
         "arch": train_config.arch,
         "label": row_label(train_config.arch, model_config, train_config.embeddings),
         "model_config": model_config,
@@ -286,17 +353,22 @@ def task_summary(task: TaskSpec) -> dict:
     }
 
 
-def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
+def tokenizer_folder(config: CompareConfig, benchmark: str) -> Path:
+    """The task's shared tokenizer, one per vocabulary size: a changed --vocab_size never reuses another's."""
+    return config.run_dir / task_of(config, benchmark).name / f"tokenizer-{config.vocab_size}"
+
+
+def prepare_tokenizer(config: CompareConfig, benchmark: str) -> Path:
     """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
     from .data import load_splits
-    from .tokenizer import train_tokenizer
+    from .tokenizer import save_tokenizer, train_tokenizer
 
-    folder = config.run_dir / task.name / "tokenizer"
+    task, folder = task_of(config, benchmark), tokenizer_folder(config, benchmark)
     if not (folder / "tokenizer.json").exists():
         logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
         texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
-        train_tokenizer(texts, config.vocab_size).save_pretrained(folder)
+        save_tokenizer(train_tokenizer(texts, config.vocab_size), folder)
     return folder
 
 
@@ -307,6 +379,8 @@ def compare(config: CompareConfig) -> dict:
     alone trains the tokenizers, tests the rows and writes the results.
     """
     config = config.resolved()
+    rows = [(config, benchmark, *row) for benchmark in config.tasks.split(",") for row in config.rows()]
+    on_main_process(claim_rows, rows, config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results = {
@@ -316,14 +390,14 @@ def compare(config: CompareConfig) -> dict:
     for benchmark in config.tasks.split(","):
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
-        on_main_process(prepare_tokenizer, config, task)
+        on_main_process(prepare_tokenizer, config, benchmark)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
         entry = {"task": task_summary(task), "models": {}, "errors": {}, "baselines": {},
                  "test_sources": sources[:EXAMPLES], "test_references": references[:EXAMPLES], "test_count": min(limit, len(sources))}
         if task.kind == "summarization":
             entry["baselines"] = on_main_process(
-                score_baselines, task, task_dir / "tokenizer", sources[:limit], references[:limit]
+                score_baselines, task, tokenizer_folder(config, benchmark), sources[:limit], references[:limit]
             )
         for row, arch, overrides in config.rows():
             try:
@@ -333,7 +407,7 @@ def compare(config: CompareConfig) -> dict:
                 entry["errors"][row] = "".join(traceback.format_exception_only(error)).strip()
                 if launch_state().is_main_process:
                     (task_dir / row).mkdir(parents=True, exist_ok=True)
-                    (task_dir / row / "error.txt").write_text(traceback.format_exc())
+                    write_text(task_dir / row / "error.txt", traceback.format_exc())
         results["tasks"][task.name] = entry
         on_main_process(write_json, run_dir / "results.json", results)
     on_main_process(write_outputs, run_dir, results)

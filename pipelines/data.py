@@ -18,12 +18,13 @@ import datasets
 import numpy as np
 import torch
 
+from .errors import LineageError
 from .tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
+class DataError(LineageError, ValueError):
     """Bad or unreachable data; the message says what to do about it."""
 
 
@@ -50,15 +51,41 @@ def load_splits(task: TaskSpec, splits: tuple[str, ...] = ("train", "validation"
 def load_test_references(task: TaskSpec) -> tuple[list[str], list[list[str]]]:
     """Test sources and, for each, the list of its references.
 
-    Uses the task's multi-reference config where it has one (DialogSum: 3
-    references per dialogue), else one reference per source.
+    A task with several references per source (DialogSum: 3 per dialogue)
+    reads them from its multi-reference config where the dataset has one (the
+    local mirror); the Hub's `knkarthick/dialogsum` has none and repeats each
+    test dialogue once per reference instead, so there the rows of one source
+    are grouped, in order of first appearance. Other tasks: one reference per
+    source.
     """
-    if task.multiref_config:
+    if task.multiref_config and task.multiref_config in _config_names(task):
         test = _load_dataset(task, task.multiref_config)["test"]
         _check_columns(test, (task.source_column, task.multiref_column), task)
         return list(test[task.source_column]), [list(refs) for refs in test[task.multiref_column]]
     test = load_splits(task, ("test",))["test"]
-    return list(test[task.source_column]), [[target] for target in test[task.target_column]]
+    if not task.multiref_config:
+        return list(test[task.source_column]), [[target] for target in test[task.target_column]]
+    grouped = {}
+    for source, target in zip(test[task.source_column], test[task.target_column]):
+        grouped.setdefault(source, []).append(target)
+    return list(grouped), list(grouped.values())
+
+
+def _config_names(task: TaskSpec) -> list[str]:
+    try:
+        return datasets.get_dataset_config_names(task.resolved_dataset())
+    except ConnectionError as error:
+        raise _unreachable(task) from error
+
+
+def _unreachable(task: TaskSpec) -> DataError:
+    hint = (
+        f"set LINEAGE_DATA_DIR to a folder that contains '{task.local_name}/'"
+        if task.local_name
+        else "pass a local folder instead of a Hub id"
+    )
+    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
+    return DataError(f"cannot reach dataset {task.resolved_dataset()!r} on the Hub{offline}: {hint}")
 
 
 def _load_dataset(task: TaskSpec, config: str | None) -> datasets.DatasetDict:
@@ -66,13 +93,7 @@ def _load_dataset(task: TaskSpec, config: str | None) -> datasets.DatasetDict:
     try:
         return datasets.load_dataset(source, config)
     except ConnectionError as error:
-        hint = (
-            f"set LINEAGE_DATA_DIR to a folder that contains '{task.local_name}/'"
-            if task.local_name
-            else "pass a local folder instead of a Hub id"
-        )
-        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
-        raise DataError(f"cannot reach dataset {source!r} on the Hub{offline}: {hint}") from error
+        raise _unreachable(task) from error
     except FileNotFoundError as error:
         raise DataError(f"dataset {source!r} not found: not a local folder nor a Hub dataset id") from error
     except datasets.exceptions.DatasetGenerationError as error:

@@ -24,13 +24,15 @@ trust.
 from __future__ import annotations
 
 import glob
-import os
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
 from gensim.models import KeyedVectors, Word2Vec
+
+from .files import write_bytes
 
 if TYPE_CHECKING:  # any object with `tokenize` (and, for the matrix, the id lookups) will do
     from transformers import PreTrainedTokenizerBase
@@ -88,24 +90,22 @@ def save_word2vec(vectors: KeyedVectors, path: str | Path) -> Path:
 
     gensim's `save(filename)` puts large arrays in `.npy` files beside the
     main file, so a reader could meet a new main file with old arrays. Saving
-    through a file handle keeps everything in one file, which is written
-    beside its destination and renamed into place. `.npy` files left beside
+    through a file handle keeps everything in one file, written atomically
+    (`files.write_bytes`). `.npy` files left beside
     `path` by an earlier gensim-native save are removed: they belong to the
     file this one replaces.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # A gensim-native save or load leaves the names of its `.npy` files on the
     # object; pickled along, they would send `load` looking for them.
     markers = {key: vectors.__dict__.pop(key) for key in _SIDECAR_MARKERS if key in vectors.__dict__}
+    content = io.BytesIO()
     try:
-        with open(temporary, "wb") as handle:
-            vectors.save(handle)
-        os.replace(temporary, path)
+        vectors.save(content)
     finally:
         vectors.__dict__.update(markers)
-        temporary.unlink(missing_ok=True)
+    write_bytes(path, content.getvalue())
     for stale in path.parent.glob(f"{glob.escape(path.name)}.*.npy"):
         stale.unlink(missing_ok=True)
     return path

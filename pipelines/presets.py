@@ -32,6 +32,8 @@ cores (README "Performance", docs/cpu-20min): test2016 BLEU 39.2 (LSTM), 38.7
 (1.73 -> 1.69 over the last 650 steps), so a longer budget would still pay.
 """
 
+from .errors import ConfigError
+
 RECURRENT_DEMO = dict(
     size="demo", batch_tokens=4096, learning_rate=1e-3, schedule="plateau", plateau_every=200, warmup_steps=0,
     dropout=0.2, eval_every=200, save_every=200,
@@ -86,9 +88,9 @@ SUMMARIZATION = {
 def preset(name: str, arch: str, kind: str = "translation") -> dict:
     """The settings of preset `name` for architecture `arch` on a task of `kind`."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     if arch not in PRESETS[name]:
-        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
     if kind == "summarization":
         return {**PRESETS[name][arch], **SUMMARIZATION[name].get(arch, {})}
     return PRESETS[name][arch]
@@ -115,7 +117,7 @@ COMPARE_PRESETS = {
 def compare_preset(name: str) -> dict:
     """The settings of compare preset `name`."""
     if name not in COMPARE_PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(COMPARE_PRESETS)}")
     return COMPARE_PRESETS[name]
 
 
@@ -181,5 +183,5 @@ STUDY_PRESETS = {
 def study_preset(name: str) -> dict:
     """The settings of study preset `name`."""
     if name not in STUDY_PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(STUDY_PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(STUDY_PRESETS)}")
     return STUDY_PRESETS[name]

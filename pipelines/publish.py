@@ -5,10 +5,11 @@
 
 What goes to the Hub is decided by one function, `files_to_publish`, which
 both paths use: the safetensors weights, `config.json`,
-`generation_config.json`, the tokenizer files, the `*.py` code files (the
-recurrent models' modeling/configuration code and `text2text_pipeline.py`)
-and the `README.md` model card. Anything else in the folder (`__pycache__`,
-temporary files, checkpoints, optimizer states, logs) stays behind. A folder
+`generation_config.json`, the tokenizer files, the code files the config
+names and their relative imports (the recurrent models' modeling/configuration
+code and `text2text_pipeline.py`) and the `README.md` model card. Anything
+else in the folder (other `*.py` files, `__pycache__`, temporary files,
+checkpoints, optimizer states, logs) stays behind. A folder
 without weights, config or tokenizer, with pickled (`pytorch_model.bin`)
 weights, or whose config names code files it lacks, is refused.
 
@@ -17,7 +18,7 @@ listed in `<run>/results.json`), the published README.md is the card
 rendered again for the target repo id, so its metadata and usage snippets
 name the repo; the run's folder itself is left as it is.
 
-`upload` and `write_folder` are the two halves every publication shares:
+`upload` and `write_output_folder` are the two halves every publication shares:
 pipelines/space.py publishes a Space through them too.
 
 The access token comes from the `token` argument, else `huggingface_hub`
@@ -39,6 +40,8 @@ import huggingface_hub
 from huggingface_hub import ModelCard
 
 from .cards import CARD_NAME, model_card
+from .errors import LineageError
+from .files import write_folder
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,6 @@ TOKENIZER_VOCABULARIES = (
     "source.spm", "target.spm",
 )
 TOKENIZER_EXTRAS = ("special_tokens_map.json", "added_tokens.json", "merges.txt", "chat_template.jinja")
-CODE_FILES = "*.py"
 # Weights in a format other than safetensors: refused, never published.
 UNSAFE_WEIGHTS = ("pytorch_model*.bin", "tf_model*.h5", "flax_model*.msgpack")
 # Remote files of the kinds this module publishes: a new upload removes stale
@@ -64,7 +66,7 @@ OFFLINE_MESSAGE = "cannot upload while offline; use --local-dir to write the fol
 DEFAULT_COMMIT_MESSAGE = "Upload Lineage model"
 
 
-class PublishError(ValueError):
+class PublishError(LineageError, ValueError):
     """The folder cannot be published as it is, or publishing is not possible here."""
 
 
@@ -115,15 +117,15 @@ def files_to_publish(folder: str | Path) -> list[str]:
             "Write it with `models.save_model_folder(model, tokenizer, folder)`."
         )
 
-    selected = [
+    code = _code_files(folder, names)
+    _check_shards(folder, names)
+    return [
         name for name in names
         if name in (WEIGHTS, WEIGHTS_INDEX, CARD_NAME, TOKENIZER_CONFIG, *CONFIG_FILES, *TOKENIZER_VOCABULARIES,
                     *TOKENIZER_EXTRAS)
         or fnmatch.fnmatch(name, WEIGHT_SHARDS)
-        or fnmatch.fnmatch(name, CODE_FILES)
+        or name in code
     ]
-    _check_references(folder, names)
-    return selected
 
 
 def publish(
@@ -250,27 +252,42 @@ def _offline() -> bool:
     return huggingface_hub.is_offline_mode() or value.strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
-def _check_references(folder: Path, names: list[str]) -> None:
-    """Code modules that config.json names (auto_map, custom_pipelines) and weight shards of the index must be there."""
+def _code_files(folder: Path, names: list[str]) -> set[str]:
+    """The code the model needs: the modules config.json names (auto_map, custom_pipelines) and, file by file,
+    their relative imports (what `save_pretrained` copied). Raises PublishError if one is missing."""
+    from transformers.dynamic_module_utils import get_relative_imports
+
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as error:
         raise PublishError(f"{folder / 'config.json'} cannot be read as JSON: {error}") from None
     references = list((config.get("auto_map") or {}).values())
     references += [entry.get("impl", "") for entry in (config.get("custom_pipelines") or {}).values()]
-    modules = set()
+    queue = []
     for reference in references:
         for item in reference if isinstance(reference, list) else [reference]:
             if item and "." in item:
                 # "module.Class" or "repo--module.Class" (code hosted elsewhere: not ours to ship)
                 if "--" not in item:
-                    modules.add(item.rsplit(".", 1)[0] + ".py")
-    absent = sorted(module for module in modules if module not in names)
+                    queue.append(item.rsplit(".", 1)[0] + ".py")
+    needed = set()
+    while queue:
+        module = queue.pop()
+        if module not in needed:
+            needed.add(module)
+            if module in names:
+                queue += [f"{imported}.py" for imported in get_relative_imports(str(folder / module))]
+    absent = sorted(needed - set(names))
     if absent:
         raise PublishError(
             f"{folder / 'config.json'} names code that the folder lacks ({', '.join(absent)}): "
             "the published model would not load. Write the folder again with `models.save_model_folder`."
         )
+    return needed
+
+
+def _check_shards(folder: Path, names: list[str]) -> None:
+    """Every weight shard the index lists must be there."""
     if WEIGHTS_INDEX in names:
         try:
             shards = set(json.loads((folder / WEIGHTS_INDEX).read_text())["weight_map"].values())
@@ -315,15 +332,15 @@ def _stage(folder: Path, files: list[str], card: ModelCard | None, staging: Path
 
 
 def _write_local(folder: Path, files: list[str], card: ModelCard | None, destination: Path) -> Path:
-    """Write the published files into `destination`, which then holds exactly them (see `write_folder`)."""
+    """Write the published files into `destination`, which then holds exactly them (see `write_output_folder`)."""
     source, target = folder.resolve(), destination.resolve()
     if target == source or source in target.parents or target in source.parents:
         raise PublishError(f"--local-dir {destination} must lie outside the model folder {folder} (and not contain it)")
-    return write_folder(destination, lambda staging: _stage(folder, files, card, staging), _is_published_folder,
+    return write_output_folder(destination, lambda staging: _stage(folder, files, card, staging), _is_published_folder,
                         "published model")
 
 
-def write_folder(destination: Path, fill, is_earlier_output, what: str) -> Path:
+def write_output_folder(destination: Path, fill, is_earlier_output, what: str) -> Path:
     """Make `destination` a folder holding exactly what `fill(staging)` writes into an empty staging folder.
 
     `destination` must be new, empty, or an earlier output (`is_earlier_output(destination)`,
@@ -339,20 +356,7 @@ def write_folder(destination: Path, fill, is_earlier_output, what: str) -> Path:
                 f"--local-dir {destination} is not empty and does not hold an earlier {what}: "
                 "choose a new or empty folder"
             )
-    # Imported here: importing `models` loads torch and transformers, which
-    # nothing else in publishing needs.
-    from models import replace_folder
-
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        fill(staging)
-        replace_folder(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return destination
+    return write_folder(destination, fill)
 
 
 def _is_published_folder(destination: Path) -> bool:

@@ -7,7 +7,7 @@ and one for the run:
     throughput.png          training target tokens/s per row and task
 """
 
-import json
+import io
 from pathlib import Path
 
 import matplotlib
@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .files import write_lines  # noqa: E402
+from .files import read_json_lines, write_bytes, write_text  # noqa: E402
 
 METRIC_NAMES = {"bleu": "BLEU", "chrf": "chrF", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
                 "rougeLsum": "ROUGE-Lsum"}
@@ -27,7 +27,7 @@ def evaluations(run_dir: Path, task: str, row: str) -> list[dict]:
     log = run_dir / task / row / "log.jsonl"
     if not log.exists():
         return []
-    return [e for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "eval"]
+    return [e for e in read_json_lines(log) if e["event"] == "eval"]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -162,9 +162,12 @@ def plot_throughput(results: dict, run_dir: Path) -> str:
 
 
 def save(figure, run_dir: Path, name: str) -> str:
+    """Write `figure` as the PNG `run_dir`/`name` (atomically) and close it; returns `name`."""
     figure.tight_layout()
-    figure.savefig(run_dir / name, dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
+    write_bytes(run_dir / name, image.getvalue())
     return name
 
 
@@ -223,5 +226,5 @@ def write_report(results: dict, run_dir: Path) -> list[str]:
         plots.append(plot_throughput(results, run_dir))
         lines += ["## Training throughput", "", f"![throughput]({plots[-1]})", ""]
     lines += ["## Environment", ""] + [f"- {key}: {value}" for key, value in environment.items()]
-    write_lines(run_dir / "report.md", lines)
+    write_text(run_dir / "report.md", "\n".join(lines) + "\n")
     return plots

@@ -32,7 +32,7 @@ from packaging.requirements import Requirement
 
 from . import app
 from .cards import default_model_name
-from .publish import PublishError, Published, check_online, upload, write_folder
+from .publish import PublishError, Published, check_online, upload, write_output_folder
 from .report import METRIC_NAMES, markdown_table
 
 APP_FILE = "app.py"
@@ -173,7 +173,7 @@ def publish_space(
         card.save(folder / README)
 
     if local_dir is not None:
-        destination = write_folder(Path(local_dir), fill, _is_space_folder, "Space folder")
+        destination = write_output_folder(Path(local_dir), fill, _is_space_folder, "Space folder")
         return Published(files=SPACE_FILES, local_dir=destination)
 
     check_online()

@@ -17,9 +17,10 @@ Budgets are counted in target tokens, so a cell's result does not depend on
 how busy the machine was. Layout of `runs/<name>/`: the compare layout
 (`<task>/<row>/` per cell, `models/`), plus `speed/` (the benchmark JSON),
 `study.json`, `study.md` and the plots. A finished cell keeps its row.json
-and is reused when the study runs again; an interrupted cell continues from
-its last checkpoint; checkpoints of finished cells are deleted (the best
-model stays).
+and is reused when the study runs again with the same settings (a cell whose
+settings changed, say a preset's budget, is refused or with --overwrite
+retrained: `compare.claim_rows`); an interrupted cell continues from its last
+checkpoint; checkpoints of finished cells are deleted (the best model stays).
 """
 
 import json
@@ -35,8 +36,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import study_plots, verdicts
-from .compare import VARIANTS, CompareConfig, environment, prepare_tokenizer, task_of, train_row
-from .files import write_json, write_lines
+from .compare import VARIANTS, CompareConfig, claim_rows, environment, prepare_tokenizer, task_of, train_row
+from .errors import ConfigError
+from .files import write_json, write_text
 from .presets import study_preset
 from .report import METRIC_NAMES, markdown_table
 from .training import launch_state, on_main_process
@@ -58,6 +60,7 @@ class StudyConfig:
     seeds: str | None = field(default=None, metadata={"help": "comma-separated seeds of the quality cells (default: the preset's)"})
     speed_results: str | None = field(default=None, metadata={"help": "a benchmarks/speed.py JSON to use instead of measuring"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
+    overwrite: bool = field(default=False, metadata={"help": "retrain cells made with other settings (deletes them)"})
 
     @property
     def run_dir(self) -> Path:
@@ -83,7 +86,10 @@ class Cell:
 def settings_of(config: StudyConfig) -> dict:
     settings = dict(study_preset(config.preset))
     if config.seeds:
-        settings["seeds"] = tuple(int(s) for s in config.seeds.split(","))
+        try:
+            settings["seeds"] = tuple(int(s) for s in config.seeds.split(","))
+        except ValueError:
+            raise ConfigError(f"--seeds {config.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
     return settings
 
 
@@ -121,15 +127,20 @@ def cell_dir(config: StudyConfig, settings: dict, cell: Cell) -> Path:
     return compare.run_dir / task_of(compare, cell.task).name / cell.row
 
 
-def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
-    """Train and test one cell (reusing a finished one); returns its compare row entry."""
-    folder = cell_dir(config, settings, cell)
+def cell_row(config: StudyConfig, settings: dict, cell: Cell) -> tuple:
+    """The compare row that trains `cell`: `compare.train_row`'s arguments."""
     overrides = dict(patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
     if cell.variant.startswith("word2vec"):
         # One word2vec model per (data, seed), shared by the cell's architectures and both variants.
-        overrides["word2vec"] = str(folder.parent / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
-    entry = train_row(compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides)
-    on_main_process(shutil.rmtree, folder / "checkpoints", ignore_errors=True)
+        folder = cell_dir(config, settings, cell).parent
+        overrides["word2vec"] = str(folder / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
+    return compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides
+
+
+def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> dict:
+    """Train and test one cell (reusing a finished one); returns its compare row entry."""
+    entry = train_row(*cell_row(config, settings, cell))
+    on_main_process(shutil.rmtree, cell_dir(config, settings, cell) / "checkpoints", ignore_errors=True)
     return entry
 
 
@@ -404,13 +415,14 @@ def study(config: StudyConfig) -> dict:
     main process alone measures speed, probes the models and writes the study.
     """
     settings = settings_of(config)
+    cells = planned_cells(settings)
+    on_main_process(claim_rows, [cell_row(config, settings, cell) for cell in cells], config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     invocations = Invocations(run_dir)
     for benchmark in settings["tasks"]:
         cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
-        on_main_process(prepare_tokenizer, cell_config, task_of(cell_config, benchmark))
-    cells = planned_cells(settings)
+        on_main_process(prepare_tokenizer, cell_config, benchmark)
     entries = {}
     for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not launch_state().is_main_process):
         trained = not (cell_dir(config, settings, cell) / "row.json").exists()
@@ -433,7 +445,7 @@ def write_study(config: StudyConfig, settings: dict, cells: list[Cell], entries:
         "wall_seconds": sum(i["seconds"] for i in invocations.records),
     }
     write_json(run_dir / "study.json", document)
-    write_lines(run_dir / "study.md", study_markdown(document))
+    write_text(run_dir / "study.md", "\n".join(study_markdown(document)) + "\n")
     return document
 
 

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ConfigError
+
 KINDS = ("translation", "summarization")
 METRICS = {"translation": ("sacrebleu", "chrf"), "summarization": ("rouge",)}
 # The metric that selects the best checkpoint and orders the comparison.
@@ -65,7 +67,7 @@ class TaskSpec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"unknown task kind {self.kind!r}: choose one of {', '.join(KINDS)}")
+            raise ConfigError(f"unknown task kind {self.kind!r}: choose one of {', '.join(KINDS)}")
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -98,9 +100,9 @@ def multi30k(source_language: str = "de", target_language: str = "en") -> TaskSp
     """Multi30k Task 1 captions (test = test2016 flickr), any pair of en/de/fr/cs."""
     for language in (source_language, target_language):
         if language not in MULTI30K_LANGUAGES:
-            raise ValueError(f"Multi30k has no language {language!r}: choose from {', '.join(MULTI30K_LANGUAGES)}")
+            raise ConfigError(f"Multi30k has no language {language!r}: choose from {', '.join(MULTI30K_LANGUAGES)}")
     if source_language == target_language:
-        raise ValueError("source and target language must differ")
+        raise ConfigError("source and target language must differ")
     return TaskSpec(
         name=f"multi30k-{source_language}-{target_language}",
         kind="translation",
@@ -197,7 +199,7 @@ def get_task(
         return replace(task, **overrides)
     if source_column and target_column and kind:
         return custom_task(name, kind, source_column, target_column)
-    raise ValueError(
+    raise ConfigError(
         f"unknown benchmark {name!r}: use one of {', '.join(BENCHMARKS)}, or pass a Hub dataset id / local "
         "folder with --kind, --source-column and --target-column"
     )

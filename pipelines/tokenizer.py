@@ -15,6 +15,8 @@ from typing import Iterable
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from .files import write_folder
+
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]  # ids 0, 1, 2, 3
 
@@ -54,6 +56,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
         # transformers 4.x fast tokenizers add token_type_ids, which generate() rejects.
         model_input_names=["input_ids", "attention_mask"],
     )
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Path:
+    """Save `tokenizer` as the folder `folder`, atomically: a run that finds tokenizer.json
+    reuses the folder, so it must never find one without its tokenizer_config.json."""
+    return write_folder(folder, tokenizer.save_pretrained)
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:

@@ -9,6 +9,7 @@ stopping, the best model kept as a Hub-ready folder, and atomic checkpoints
 that `--resume` continues from exactly.
 
 A run's folder:
+    run.json              the settings that define the run, and those changed on resume (see runs.py)
     tokenizer/            the task tokenizer (unless one was given)
     checkpoints/step-N/   accelerate state: weights, optimizer, schedule, sampler, RNG, TrainState
     best/                 the best model so far, Hub-ready (see models.save_model_folder)
@@ -39,22 +40,34 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from models import build_model, init_embeddings, replace_folder, save_model_folder
+from models import build_model, init_embeddings, model_config, save_model_folder
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
+from .errors import ConfigError, LineageError
 from .evaluation import generate_texts, score
-from .files import write_json
+from .files import append_line, read_json_lines, replace_folder, write_json, write_lines
 from .presets import preset
+from .runs import open_run_folder
 from .tasks import TaskSpec, get_task
-from .tokenizer import load_tokenizer, train_tokenizer
+from .tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
 EMBEDDINGS = ("random", "word2vec", "word2vec-frozen")
 SCHEDULES = ("inverse_sqrt", "linear", "constant", "plateau")
+MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+# The numeric settings `validate` checks, by rule (None: unset, where a preset or another budget fills in).
+NUMBER_RULES = (
+    ("positive", lambda value: value > 0, (
+        "train_samples", "batch_tokens", "gradient_accumulation_steps", "learning_rate", "max_steps",
+        "max_epochs", "budget_minutes", "budget_target_tokens", "eval_every", "eval_samples", "save_every",
+        "keep_checkpoints", "log_every", "ddp_timeout", "plateau_every")),
+    ("at least 0", lambda value: value >= 0, ("warmup_steps", "weight_decay", "max_grad_norm", "patience", "plateau_patience")),
+    ("in [0, 1)", lambda value: 0 <= value < 1, ("dropout", "label_smoothing")),
+)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(LineageError, RuntimeError):
     """A checkpoint cannot be used; earlier checkpoints are left untouched."""
 
 
@@ -111,6 +124,7 @@ class TrainConfig:
     keep_checkpoints: int = field(default=2, metadata={"help": "checkpoints kept (oldest deleted)"})
     resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint"})
     resume_from: str | None = field(default=None, metadata={"help": "continue from this checkpoint folder"})
+    overwrite: bool = field(default=False, metadata={"help": "delete the run --output_dir holds and start over"})
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on capable GPUs) | no | bf16 | fp16"})
     log_every: int = field(default=50, metadata={"help": "log the training loss every N steps"})
     ddp_timeout: int = field(default=1800, metadata={"help": "seconds a process waits for the others before failing"})
@@ -127,18 +141,31 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
-        if self.embeddings not in EMBEDDINGS:
-            raise ValueError(f"unknown embeddings {self.embeddings!r}: choose one of {', '.join(EMBEDDINGS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        """Check every setting, so a mistake fails at once, before any data is loaded (raises ConfigError)."""
+        for rule, valid, names in NUMBER_RULES:
+            for name in names:
+                value = getattr(self, name)
+                if value is not None and not valid(value):
+                    raise ConfigError(f"--{name} must be {rule}, got {value}")
+        if self.vocab_size <= len(SPECIAL_TOKENS):
+            raise ConfigError(f"--vocab_size must exceed the {len(SPECIAL_TOKENS)} special tokens, got {self.vocab_size}")
+        for name, choices in (("embeddings", EMBEDDINGS), ("schedule", SCHEDULES), ("mixed_precision", MIXED_PRECISION)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}")
         if self.schedule == "linear" and not self.max_steps:
-            raise ValueError("the linear schedule decays to zero at --max_steps: set it")
-        if self.schedule == "plateau" and not (self.plateau_every and self.plateau_every > 0):
-            raise ValueError("the plateau schedule checks the validation loss every --plateau_every steps: set it > 0")
+            raise ConfigError("the linear schedule decays to zero at --max_steps: set it")
+        if self.schedule == "plateau" and not self.plateau_every:
+            raise ConfigError("the plateau schedule checks the validation loss every --plateau_every steps: set it")
         if self.arch == "transformer" and (self.copy_attention or self.coverage):
-            raise ValueError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
+            raise ConfigError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
         if not any((self.max_steps, self.max_epochs, self.budget_minutes, self.budget_target_tokens)):
-            raise ValueError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
+            raise ConfigError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
+        self.task_spec()
+        try:  # our tokenizers' fixed special ids (pipelines/tokenizer.py)
+            model_config(self.arch, self.size, vocab_size=self.vocab_size, pad_token_id=0, bos_token_id=1,
+                         eos_token_id=2, decoder_start_token_id=1, **self.model_overrides())
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
 
     def task_spec(self) -> TaskSpec:
         return get_task(
@@ -260,9 +287,9 @@ def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, acc
     with accelerator.main_process_first():
         if not (folder / "tokenizer.json").exists():
             if config.tokenizer:
-                raise FileNotFoundError(f"no tokenizer at {folder}")
+                raise ConfigError(f"--tokenizer {folder} holds no tokenizer (tokenizer.json)")
             if accelerator.is_main_process:
-                train_tokenizer(train_texts, config.vocab_size).save_pretrained(folder)
+                save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
         return load_tokenizer(folder)
 
 
@@ -377,16 +404,15 @@ class RunLog:
         self.path, self.accelerator = path, accelerator
 
     def truncate_after(self, step: int) -> None:
-        """Forget entries a resumed run will write again."""
+        """Forget entries a resumed run will write again, and a line torn by a crash."""
         if self.accelerator.is_main_process and self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [record for record in read_json_lines(self.path) if record["step"] <= step]
+            write_lines(self.path, [json.dumps(record) for record in kept])
 
     def write(self, event: str, step: int, **values) -> None:
         if not self.accelerator.is_main_process:
             return
-        with self.path.open("a") as log:
-            log.write(json.dumps({"event": event, "step": step, **values}) + "\n")
+        append_line(self.path, json.dumps({"event": event, "step": step, **values}))
         numbers = {f"{event}/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
         self.accelerator.log(numbers, step=step)
 
@@ -448,6 +474,7 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     accelerator = make_accelerator(config)
+    on_main_process(open_run_folder, config, out)
     set_seed(config.seed)
     task = config.task_spec()
 
@@ -492,12 +519,10 @@ def train(config: TrainConfig) -> dict:
     checkpoint = resume_point(config, out / "checkpoints")
     if checkpoint is not None:
         load_checkpoint(accelerator, checkpoint)
-        log.truncate_after(state.step)
         if state.stop_reason != "early stopping":  # a larger budget continues a finished run
             state.stop_reason = budget_reached(config, state, accelerator)
         logger.info("resumed from %s at step %d", checkpoint, state.step)
-    if accelerator.is_main_process:
-        write_json(out / "train_config.json", asdict(config))
+    log.truncate_after(state.step)  # a run killed before its first checkpoint starts again from step 0
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
 
     last_validation = {}  # step -> validation loss: the schedule and an evaluation at one step share it
@@ -612,8 +637,8 @@ def train(config: TrainConfig) -> dict:
     return result
 
 
-def end_distributed_process() -> None:
-    """The last call of an entry point: under torch.distributed, end the process at once.
+def end_distributed_process(code: int = 0) -> None:
+    """The last call of an entry point: under torch.distributed, end the process at once, with exit status `code`.
 
     Tearing a gloo process group down (explicitly or at interpreter exit) can
     wait forever for a peer that has already exited: 1 in 4 of the 2-process
@@ -626,7 +651,7 @@ def end_distributed_process() -> None:
         torch.distributed.barrier()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 def parameter_checksum(model) -> str:

@@ -6,8 +6,7 @@ YAML/JSON file (`accelerate launch scripts/train.py config.yaml`).
 
 import sys
 
-from pipelines.training import end_distributed_process, parse_train_config, train
+from pipelines.cli import main
 
 if __name__ == "__main__":
-    train(parse_train_config(sys.argv[1:]))
-    end_distributed_process()
+    main(["train", *sys.argv[1:]])

@@ -39,16 +39,26 @@ def run_script(script: str, flags: list[str], launcher: list[str] | None = None,
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def kill_tree(process: subprocess.Popen) -> str:
+    """SIGKILL the run and every process it started; returns what it printed.
+
+    The launcher's workers run in sessions of their own and hold the output pipe
+    open: every descendant is killed, not just the launcher's process group.
+    """
+    for member in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return process.communicate(timeout=30)[0]
+
+
 def finish(process: subprocess.Popen, timeout: int = 300) -> str:
     """The run's output once it exits 0; on a hang, kill it and fail with what it printed last."""
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        # The launcher's workers run in sessions of their own and hold the output pipe open:
-        # kill every descendant, not just the launcher's process group.
-        for child in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
-            child.kill()
-        output, _ = process.communicate(timeout=30)
+        output = kill_tree(process)
         pytest.fail(f"run still going after {timeout} s; its last output:\n{output[-4000:]}")
     assert process.returncode == 0, output[-3000:]
     return output

@@ -98,7 +98,7 @@ def test_attention_of_a_model_without_attention_is_none(tmp_path, tiny_compare_r
     from models import build_model, save_model_folder
     from pipelines.tokenizer import load_tokenizer
 
-    tokenizer = load_tokenizer(tiny_compare_run / TASK / "tokenizer")
+    tokenizer = load_tokenizer(tiny_compare_run / "models" / f"{TASK}-lstm")
     folder = save_model_folder(build_model("lstm", tokenizer, size="tiny", attention="none"), tokenizer,
                                tmp_path / "lstm-no-attention")
     [model] = app.load_models(app.catalog_from_models([str(folder)]))["translation"]

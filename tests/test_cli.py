@@ -46,6 +46,51 @@ def test_publish_offline_without_local_dir_is_a_clear_error(tiny_model):
     assert "cannot upload while offline" in result.stderr and "Traceback" not in result.stderr
 
 
+def one_line_error(result: subprocess.CompletedProcess, command: str) -> str:
+    """The message of a user error: exit code 2, one stderr line `lineage <command>: ...`, no traceback."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"lineage {command}: ")
+    return last
+
+
 def test_train_rejects_an_unknown_architecture(tmp_path):
     result = lineage("train", "--output_dir", str(tmp_path), "--arch", "gpt", "--max_steps", "1")
-    assert result.returncode != 0 and "unknown architecture 'gpt'" in result.stderr
+    assert "unknown architecture 'gpt'" in one_line_error(result, "train")
+
+
+def test_a_bad_frequency_fails_in_one_line_before_the_data_is_prepared(tmp_path):
+    """It raised ZeroDivisionError after the data was prepared and the tokenizer trained."""
+    run = tmp_path / "run"
+    result = lineage("train", "--output_dir", str(run), "--preset", "tiny", "--max_steps", "5", "--save_every", "0")
+    assert one_line_error(result, "train") == "lineage train: --save_every must be positive, got 0"
+    assert not run.exists()
+
+
+def test_evaluate_on_a_missing_folder_says_so(tmp_path):
+    """It answered "Repo id must be in the form 'repo_name' or 'namespace/repo_name'"."""
+    missing = tmp_path / "no" / "such" / "folder"
+    result = lineage("evaluate", str(missing), "--task", "multi30k")
+    assert one_line_error(result, "evaluate") == f"lineage evaluate: model folder {missing} does not exist"
+
+
+def test_compare_and_study_check_their_settings_first(tmp_path):
+    result = lineage("compare", "--preset", "tiny", "--runs_dir", str(tmp_path), "--eval_every", "0")
+    assert "--eval_every must be positive, got 0" in one_line_error(result, "compare")
+    result = lineage("compare", "--preset", "tiny", "--runs_dir", str(tmp_path), "--test_samples", "-1")
+    assert "--test_samples must be at least 0" in one_line_error(result, "compare")
+    result = lineage("study", "--preset", "tiny", "--runs_dir", str(tmp_path), "--seeds", "0,one")
+    assert "--seeds '0,one'" in one_line_error(result, "study")
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
+    from pipelines import cli
+
+    def broken(argv):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "train", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["train"])

@@ -14,6 +14,7 @@ from launch import finish, run_script, two_cpu_processes
 
 import pipelines.compare
 from pipelines.compare import CompareConfig, compare
+from pipelines.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,6 +96,32 @@ def test_interrupted_compare_resumes_and_reuses_finished_rows(tmp_path):
     assert finished_row.read_text() == first and finished_row.stat().st_mtime_ns == stamp
     results = json.loads((tmp_path / "tiny" / "results.json").read_text())
     assert set(results["tasks"]["multi30k-de-en"]["models"]) == {"rnn", "transformer"}
+
+
+def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp_path):
+    """Re-run under the same name with another budget, the old rows' row.json were reused and mixed with
+    the new budget in report and cards; another vocabulary size reused the old tokenizer."""
+    from transformers import AutoTokenizer
+
+    compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn"))
+    changed = CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm", budget_target_tokens=9000,
+                            vocab_size=300)
+    with pytest.raises(ConfigError, match=r"multi30k-de-en/rnn \(tokenizer: '../tokenizer-400' -> '../tokenizer-300'; "
+                                          r"vocab_size: 400 -> 300; budget_target_tokens: 6000 -> 9000\).*--overwrite true"):
+        compare(changed)
+    assert not (tmp_path / "tiny" / "multi30k-de-en" / "lstm").exists()  # refused before anything trained
+
+    changed.overwrite = True
+    results = compare(changed)
+    models = results["tasks"]["multi30k-de-en"]["models"]
+    assert set(models) == {"rnn", "lstm"}
+    for model in models.values():
+        assert model["settings"]["budget_target_tokens"] == 9000 and model["training"]["target_tokens"] >= 9000
+        assert len(AutoTokenizer.from_pretrained(tmp_path / "tiny" / model["folder"])) == 300
+    assert "9,000 target tokens per model" in (tmp_path / "tiny" / "report.md").read_text()
+    stamps = {row: (tmp_path / "tiny" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
+    compare(changed)  # the same settings again: every row is reused
+    assert stamps == {row: (tmp_path / "tiny" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
 
 
 def test_budgets_and_rows_resolve():

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -55,6 +57,24 @@ def test_dialogsum_test_has_three_references_per_dialogue():
     assert len(sources) == len(references) == 500
     assert all(len(refs) == 3 for refs in references)
     assert sources[0].startswith("#Person1#: Ms. Dawson")
+
+
+def test_dialogsum_in_the_hub_layout_is_grouped_into_three_references(tmp_path, monkeypatch):
+    """knkarthick/dialogsum on the Hub has no `multiref` config: its test split repeats each dialogue once
+    per reference (1,500 rows, ids test_<i>_<k>). Loading the multiref config failed there, at test time."""
+    shared = Path(os.environ["LINEAGE_DATA_DIR"]) / "dialogsum"
+    hub = tmp_path / "dialogsum"
+    hub.mkdir()
+    (hub / "test.jsonl").write_bytes((shared / "test.jsonl").read_bytes())
+    for split in ("train", "validation"):
+        (hub / f"{split}.jsonl").write_text("".join((shared / f"{split}.jsonl").read_text().splitlines(True)[:20]))
+    task = get_task("dialogsum")
+    expected = load_test_references(task)  # the mirror's multiref config
+    monkeypatch.setenv("LINEAGE_DATA_DIR", str(tmp_path))
+    assert task.resolved_dataset() == str(hub)
+    sources, references = load_test_references(task)
+    assert len(sources) == 500 and {len(r) for r in references} == {3}
+    assert (sources, references) == expected
 
 
 def test_single_reference_test_set():

@@ -100,7 +100,9 @@ def test_junk_stays_behind(lstm_copy, tmp_path, no_network):
     junk = ["__pycache__/modeling_recurrent.cpython-311.pyc", "checkpoint-200/model.safetensors",
             "checkpoint-200/optimizer.bin", "optimizer.pt", "optimizer.bin", "scheduler.bin", "random_states_0.pkl",
             "training_args.bin", "trainer_state.json.tmp", "README.md.tmp", ".README.md.tmp-123", "config.json.tmp",
-            ".model.safetensors.tmp", "events.out.tfevents.1.host", "train.log", ".DS_Store", ".git/HEAD"]
+            ".model.safetensors.tmp", "events.out.tfevents.1.host", "train.log", ".DS_Store", ".git/HEAD",
+            # Code the model does not import: a user's script or notes were uploaded as "*.py".
+            "my_secrets.py", "train_my_model.py", "modeling_recurrent_old.py"]
     for name in junk:
         path = lstm_copy / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,9 +232,12 @@ def test_local_dir_offline_subprocess_leaves_no_token(run, tmp_path):
         (lambda f: (f / "tokenizer_config.json").unlink(), r"lacks the tokenizer"),
         (lambda f: (f / "pytorch_model.bin").write_bytes(b"pickle"), r"pytorch_model\.bin.*weights must be safetensors"),
         (lambda f: (f / "modeling_recurrent.py").unlink(), r"names code that the folder lacks \(modeling_recurrent\.py\)"),
+        (lambda f: (f / "configuration_recurrent.py").unlink(),
+         r"names code that the folder lacks \(configuration_recurrent\.py\)"),
         (lambda f: (f / "config.json").write_text("{not json"), r"config\.json cannot be read as JSON"),
     ],
-    ids=["no-weights", "no-config", "no-tokenizer-json", "no-tokenizer-config", "bin-weights", "no-code", "bad-config"],
+    ids=["no-weights", "no-config", "no-tokenizer-json", "no-tokenizer-config", "bin-weights", "no-code",
+         "no-imported-code", "bad-config"],
 )
 def test_refusals(lstm_copy, tmp_path, no_network, damage, message):
     damage(lstm_copy)

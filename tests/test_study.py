@@ -5,6 +5,8 @@ import json
 import pytest
 
 import pipelines.compare
+from pipelines.errors import ConfigError
+from pipelines.presets import study_preset
 from pipelines.study import SECTIONS, StudyConfig, planned_cells, settings_of, study
 from pipelines.verdicts import LABELS
 
@@ -29,8 +31,7 @@ def test_tiny_study_writes_every_section_with_plots_tables_and_verdicts(tiny_stu
         assert section["plots"], f"{name} has no plot"
         for plot in section["plots"]:
             assert (run / plot).read_bytes()[:8] == PNG and f"]({plot})" in markdown
-        for paragraph in section["verdict"].split("\n"):
-            assert paragraph in markdown
+        assert section["verdict"].replace("\n", "\n\n") in markdown  # one Markdown paragraph per verdict line
     assert saved["sections"]["senses"]["numbers"]["words"], "no ambiguous word found in Multi30k"
     assert len(saved["sections"]["attention"]["numbers"]["models"]) == 3
 
@@ -57,6 +58,16 @@ def test_study_numbers_come_from_the_cells_and_match_the_report(tiny_study):
         for size, variants in by_size.items():
             assert set(variants) == {"random", "word2vec", "word2vec-frozen"}
             assert f"| {LABELS[arch]} | {size} | {variants['random']['mean']:.2f} |" in markdown
+
+
+def test_cells_made_with_other_settings_are_not_reused(tiny_study, monkeypatch):
+    """A changed preset budget reused every finished cell under the old budget."""
+    config, _ = tiny_study
+    monkeypatch.setitem(study_preset("tiny")["tasks"]["dialogsum"], "budget_target_tokens", 900)
+    monkeypatch.setattr(pipelines.compare, "train", lambda c: pytest.fail("trained before refusing"))
+    with pytest.raises(ConfigError, match=r"dialogsum/rnn-nall-s0, dialogsum/rnn-nall-s1, .* "
+                                          r"\(budget_target_tokens: 600 -> 900\).*--overwrite true"):
+        study(config)
 
 
 def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkeypatch):

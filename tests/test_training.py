@@ -1,7 +1,8 @@
 """The training loop: learning, distribution, exact resumption, checkpoint errors."""
 
 import json
-import signal
+import re
+import sys
 import time
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from launch import finish, run_script, two_cpu_processes
+from launch import finish, kill_tree, run_script, two_cpu_processes
+from pipelines.errors import ConfigError
 from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
 
 # Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
@@ -66,54 +68,174 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
         torch.testing.assert_close(ddp_weights[name], tensor, rtol=1e-4, atol=1e-5)
 
 
-def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    common = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
-    finish(run_train(tiny_flags(tmp_path / "straight", **common)))
+# Kill/resume parity: one setting per schedule and step kind that carries state across a checkpoint.
+PARITY = dict(arch="lstm", max_steps=40, eval_every=10, save_every=10, seed=1, dropout=0.2)
+PARITY_VARIANTS = {
+    "constant": {},  # the tiny preset's schedule
+    "plateau": dict(schedule="plateau", plateau_every=5),
+    "inverse_sqrt": dict(schedule="inverse_sqrt", warmup_steps=10),
+    "accumulation": dict(gradient_accumulation_steps=2),
+    "two_processes": dict(ddp_timeout=120),
+}
+# A slow disk: each checkpoint's custom states (schedule, sampler, TrainState) wait a second before they are
+# written, so a kill lands inside the checkpoint write (it takes ~5 ms otherwise).
+SLOW_DISK = [sys.executable, "-c", """
+import runpy, sys, time
+import accelerate.accelerator as accelerator
+save = accelerator.save_custom_state
+def slow(obj, path, index=0, **kwargs):
+    time.sleep(1.0 if index == 0 else 0.0)
+    return save(obj, path, index, **kwargs)
+accelerator.save_custom_state = slow
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""]
+
+
+def kill_when(process, ready, timeout: int = 300) -> None:
+    """SIGKILL the run (and every process it started) as soon as `ready()` holds."""
+    deadline = time.time() + timeout
+    while not ready():
+        assert process.poll() is None and time.time() < deadline, "the run ended before the kill point"
+        time.sleep(0.001)
+    kill_tree(process)
+
+
+def assert_same_run(straight: Path, resumed: Path) -> None:
+    """The same final weights bit for bit, the same evaluations, and no staging left behind."""
+    expected, found = final_weights(straight), final_weights(resumed)
+    assert expected.keys() == found.keys()
+    for name in expected:
+        assert torch.equal(expected[name], found[name]), name
+    evaluations = [[(e["step"], e["val_loss"]) for e in read_log(run, "eval")] for run in (straight, resumed)]
+    assert evaluations[0] == evaluations[1]
+    assert [p.name for p in (resumed / "checkpoints").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("variant", PARITY_VARIANTS)
+def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, variant):
+    flags = {**PARITY, **PARITY_VARIANTS[variant]}
+    launcher, env = (two_cpu_processes(), {"ACCELERATE_USE_CPU": "1"}) if variant == "two_processes" else (None, {})
+    finish(run_train(tiny_flags(tmp_path / "straight", **flags), launcher, **env))
 
     interrupted = tmp_path / "interrupted"
-    process = run_train(tiny_flags(interrupted, **common))
-    deadline = time.time() + 300
-    while not (interrupted / "checkpoints" / "step-00000020").exists():
-        assert process.poll() is None and time.time() < deadline, "run ended before its second checkpoint"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(run_train(tiny_flags(interrupted, **flags), launcher, **env),
+              (interrupted / "checkpoints" / "step-00000020").exists)
     assert not (interrupted / "train_result.json").exists()
-
-    finish(run_train(tiny_flags(interrupted, resume="true", **common)))
-    straight, resumed = final_weights(tmp_path / "straight"), final_weights(interrupted)
-    assert straight.keys() == resumed.keys()
-    for name in straight:
-        assert torch.equal(straight[name], resumed[name]), name
-    straight_evals = [(e["step"], e["val_loss"]) for e in read_log(tmp_path / "straight", "eval")]
-    resumed_evals = [(e["step"], e["val_loss"]) for e in read_log(interrupted, "eval")]
-    assert resumed_evals == straight_evals
+    output = finish(run_train(tiny_flags(interrupted, resume="true", **flags), launcher, **env))
+    if variant == "two_processes":
+        assert json.loads((interrupted / "train_result.json").read_text())["num_processes"] == 2, output[-2000:]
+    assert_same_run(tmp_path / "straight", interrupted)
 
 
-def test_finished_run_is_not_trained_again_and_a_larger_budget_continues(tmp_path):
-    config = parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10))
-    train(config)
-    again = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10, resume="true")))
-    assert again["steps"] == 10
-    longer = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10, resume="true")))
-    assert longer["steps"] == 20
+def test_a_run_killed_during_a_checkpoint_write_resumes_to_the_same_weights(tmp_path):
+    finish(run_train(tiny_flags(tmp_path / "straight", **PARITY)))
+
+    interrupted = tmp_path / "interrupted"
+    staging = interrupted / "checkpoints" / ".step-00000020.tmp"
+    kill_when(run_train(tiny_flags(interrupted, **PARITY), SLOW_DISK), staging.exists)
+    assert staging.is_dir() and not (interrupted / "checkpoints" / "step-00000020").exists(), "not killed mid-write"
+    finish(run_train(tiny_flags(interrupted, resume="true", **PARITY)))
+    assert_same_run(tmp_path / "straight", interrupted)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 10-step RNN run; tests copy it before changing it."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    train(parse_train_config(tiny_flags(run, **RUN)))
+    return run
+
+
+RUN = dict(arch="rnn", max_steps=10, eval_every=10, save_every=10)
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+@pytest.mark.parametrize("changes, message", [
+    # Kept the old rate (optimizer and schedule state come from the checkpoint) while reporting the new one.
+    (dict(learning_rate=0.01), "learning_rate: 0.003 -> 0.01"),
+    # Re-applied the sampler's position to a different batch list.
+    (dict(batch_tokens=256, seed=5, train_samples=200),
+     "train_samples: 300 -> 200; seed: 0 -> 5; batch_tokens: 512 -> 256"),
+    # Was reported as "checkpoint unreadable".
+    (dict(arch="lstm"), "arch: 'rnn' -> 'lstm'"),
+    (dict(size="demo"), "size: 'tiny' -> 'demo'"),
+])
+def test_resuming_with_a_changed_defining_setting_is_refused(finished_run, tmp_path, changes, message):
+    run = copy_of(finished_run, tmp_path)
+    before = (run / "run.json").read_text()
+    with pytest.raises(ConfigError, match=f"cannot resume {run}: .*\\({re.escape(message)}\\)"):
+        train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, **changes}, resume="true")))
+    assert (run / "run.json").read_text() == before
+
+
+def test_a_larger_budget_and_another_eval_frequency_are_allowed_and_recorded(finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    result = train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, "eval_every": 5}, resume="true")))
+    assert result["steps"] == 20
+    record = json.loads((run / "run.json").read_text())
+    assert record["settings"]["max_steps"] == 20 and record["settings"]["eval_every"] == 5
+    assert [c["changed"] for c in record["changes"]] == [{"max_steps": [10, 20], "eval_every": [10, 5]}]
+
+
+@pytest.mark.parametrize("schedule, change, message", [
+    ("linear", dict(max_steps=20), "max_steps: 10 -> 20"),  # the rate decays to zero at max_steps
+    ("plateau", dict(plateau_every=5), "plateau_every: 10 -> 5"),  # the schedule's own clock
+])
+def test_a_setting_the_schedule_reads_defines_the_run(tmp_path, schedule, change, message):
+    flags = dict(RUN, schedule=schedule, **({"plateau_every": 10} if schedule == "plateau" else {}))
+    train(parse_train_config(tiny_flags(tmp_path, **flags)))
+    with pytest.raises(ConfigError, match=message):
+        train(parse_train_config(tiny_flags(tmp_path, **{**flags, **change}, resume="true")))
+
+
+def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finished_run, tmp_path):
+    """Without --resume the old tokenizer was reused, the first evaluation always 'improved' and replaced
+    the old best/, log.jsonl was appended to, and the new step-10 checkpoint was pruned at once."""
+    run = copy_of(finished_run, tmp_path)
+    longer = {**RUN, "max_steps": 30}
+    train(parse_train_config(tiny_flags(run, **longer, resume="true")))
+    with pytest.raises(ConfigError, match=f"{run} already holds a run .*--resume true.*--overwrite true"):
+        train(parse_train_config(tiny_flags(run, **RUN)))
+    with pytest.raises(ConfigError, match="give one of them"):
+        train(parse_train_config(tiny_flags(run, **RUN, resume="true", overwrite="true")))
+
+    (run / "notes.txt").write_text("mine")
+    tokenizer = (run / "tokenizer" / "tokenizer.json").stat().st_mtime_ns
+    result = train(parse_train_config(tiny_flags(run, **RUN, vocab_size=300, overwrite="true")))
+    assert result["steps"] == 10
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000010"]
+    assert [e["step"] for e in read_log(run, "eval")] == [10]
+    assert (run / "tokenizer" / "tokenizer.json").stat().st_mtime_ns != tokenizer
+    assert json.loads((run / "run.json").read_text())["settings"]["vocab_size"] == 300
+    assert (run / "notes.txt").read_text() == "mine"  # only the run's own files are deleted
+
+
+def test_a_torn_log_line_is_dropped_on_resume(tmp_path):
+    """A crash (or a full disk) in the middle of a log write leaves a torn last line; resuming drops it."""
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
+    train(parse_train_config(flags))
+    with open(tmp_path / "log.jsonl", "a") as log:
+        log.write('{"event": "train", "step": 11, "lo')
+    resumed = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10,
+                                                  resume="true")))
+    assert resumed["steps"] == 20
     assert [e["step"] for e in read_log(tmp_path, "eval")] == [10, 20]
 
 
-def test_corrupt_checkpoint_is_a_clear_error_and_earlier_ones_stay(tmp_path):
-    flags = tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10)
+def test_a_best_model_caught_mid_swap_is_restored_on_resume(tmp_path):
+    """Killed between the two renames of a folder swap, best/ is missing and its last copy lies aside."""
+    flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
     train(parse_train_config(flags))
-    earlier, latest = sorted((tmp_path / "checkpoints").glob("step-*"))
-    weights = latest / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
-
-    with pytest.raises(CheckpointError, match=r"step-00000020 is unreadable.*--resume_from.*step-00000010"):
-        train(parse_train_config(flags + ["--resume", "true"]))
-    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
-
-    resumed = train(parse_train_config(flags + ["--resume_from", str(earlier)]))
-    assert resumed["steps"] == 20
+    (tmp_path / "best").rename(tmp_path / ".best.old-4242")
+    train(parse_train_config(flags + ["--resume", "true"]))
+    assert (tmp_path / "best" / "model.safetensors").exists()
+    assert not (tmp_path / ".best.old-4242").exists()
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
@@ -133,6 +255,33 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("save_every", 0, "--save_every must be positive, got 0"),
+    ("eval_every", 0, "--eval_every must be positive, got 0"),
+    ("log_every", 0, "--log_every must be positive, got 0"),
+    ("keep_checkpoints", 0, "--keep_checkpoints must be positive, got 0"),
+    ("batch_tokens", -512, "--batch_tokens must be positive"),
+    ("max_steps", -5, "--max_steps must be positive"),
+    ("train_samples", 0, "--train_samples must be positive"),
+    ("learning_rate", 0, "--learning_rate must be positive"),
+    ("warmup_steps", -1, "--warmup_steps must be at least 0"),
+    ("dropout", 1.5, r"--dropout must be in \[0, 1\)"),
+    ("vocab_size", 3, "--vocab_size must exceed the 4 special tokens"),
+    ("mixed_precision", "fp8", "unknown mixed_precision 'fp8'"),
+    ("size", "huge", "unknown model size 'huge'"),
+    ("attention", "global", "unknown attention 'global'"),
+    ("task", "wmt14", "unknown benchmark 'wmt14'"),
+])
+def test_a_bad_setting_fails_before_any_data_is_loaded(tmp_path, monkeypatch, flag, value, message):
+    """Each of these used to fail late (ZeroDivisionError after the data was prepared) or not at all
+    (keep_checkpoints 0 kept every checkpoint)."""
+    import pipelines.training
+
+    monkeypatch.setattr(pipelines.training, "load_splits", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ConfigError, match=message):
+        train(parse_train_config(tiny_flags(tmp_path, **{"arch": "lstm", "max_steps": 10, flag: value})))
+
+
 def test_configure_cpu_flushes_denormal_floats():
     """Denormals (a trained RNN's backward pass is full of them) become zero, so CPU math stays fast."""
     from pipelines.training import configure_cpu
@@ -145,3 +294,17 @@ def test_configure_cpu_flushes_denormal_floats():
         assert (torch.tensor([denormal]) * 1.0).item() > 0.0
     finally:
         torch.set_flush_denormal(True)
+
+
+def test_plateau_schedule_does_not_depend_on_how_often_the_run_is_evaluated(tmp_path):
+    """The plateau schedule halves the rate on its own clock (plateau_every, the whole validation
+    loss), so evaluating every 5 or every 20 steps trains the same model; it did change the rate."""
+    flags = dict(arch="lstm", max_steps=20, save_every=20, schedule="plateau", plateau_every=2, plateau_patience=0,
+                 learning_rate=0.5)  # too high: the validation loss stops falling, and the rate halves
+    for every in (5, 20):
+        train(parse_train_config(tiny_flags(tmp_path / f"every-{every}", **flags, eval_every=every)))
+    often, rarely = final_weights(tmp_path / "every-5"), final_weights(tmp_path / "every-20")
+    for name in often:
+        assert torch.equal(often[name], rarely[name]), name
+    rates = {e["learning_rate"] for e in read_log(tmp_path / "every-5", "train")}
+    assert len(rates) > 1, rates

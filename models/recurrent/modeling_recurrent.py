@@ -460,11 +460,11 @@ def mix_copy_distribution(
     result is a log-distribution, so softmax / log_softmax of it (as the loss
     and generate() apply) give it back unchanged.
     """
-    vocabulary = torch.softmax(logits.float(), dim=-1)
-    index = source_ids.unsqueeze(1).expand(-1, weights.shape[1], -1)
-    copied = torch.zeros_like(vocabulary).scatter_add_(-1, index, weights.float())
     gate = gate.float()
-    return torch.log((gate * vocabulary + (1 - gate) * copied).clamp_min(1e-12))
+    index = source_ids.unsqueeze(1).expand(-1, weights.shape[1], -1)
+    # The copy mass is added at the source ids only: no second (batch, steps, vocabulary) tensor.
+    mixed = (gate * torch.softmax(logits.float(), dim=-1)).scatter_add(-1, index, (1 - gate) * weights.float())
+    return torch.log(mixed.clamp_min(1e-12))
 
 
 @dataclass
