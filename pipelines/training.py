@@ -551,9 +551,13 @@ def train(config: TrainConfig) -> dict:
         accelerator.wait_for_everyone()
         return record
 
+    # Against the budget where it is counted in target tokens (so the bar has a total and an ETA), else in steps;
+    # named by the run folder, which tells a compare row's variant apart from its architecture.
+    by_tokens = bool(config.budget_target_tokens)
     progress = tqdm(
-        total=config.max_steps, initial=state.step, disable=not accelerator.is_main_process, desc=f"{config.arch}",
-        dynamic_ncols=True,
+        total=config.budget_target_tokens if by_tokens else config.max_steps,
+        initial=state.target_tokens if by_tokens else state.step, unit="token" if by_tokens else "step",
+        unit_scale=by_tokens, disable=not accelerator.is_main_process, desc=out.name, dynamic_ncols=True,
     )
     last_evaluated = None
     window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
@@ -580,7 +584,7 @@ def train(config: TrainConfig) -> dict:
             state.train_seconds += now - clock
             step_tokens = accelerator.reduce(torch.tensor(window_tokens, device=accelerator.device), reduction="sum")
             state.target_tokens += int(step_tokens)
-            progress.update(1)
+            progress.update(int(step_tokens) if by_tokens else 1)
             if state.step % config.log_every == 0:
                 mean_loss = accelerator.reduce(window_loss, reduction="sum").item() / max(int(step_tokens), 1)
                 speed = state.target_tokens / max(state.train_seconds, 1e-9)
