@@ -9,10 +9,12 @@ top to bottom:
 2. the attention: Bahdanau (additive) or Luong (dot / general), masking
    padded source positions;
 3. the decoder: a bridge from the encoder's final state to the decoder's
-   initial state, a recurrent network, attention, and a pre-output layer
-   (Luong's attentional vector tanh(W[c; h])) of the embedding's size, so the
-   output layer can be tied to the embedding;
-4. the models: loss from `labels`, and `generate()` support with the
+   initial state, a recurrent network, attention (optionally with coverage),
+   a pre-output layer (Luong's attentional vector tanh(W[c; h])) of the
+   embedding's size, so the output layer can be tied to the embedding, and
+   the pointer-generator's copy gate;
+4. the models: the copy mixture (pointer-generator, See et al. 2017), loss
+   from `labels` (plus the coverage loss), and `generate()` support with the
    recurrent state as the generation cache (`cache`, `past_key_values`
    before transformers 5.24).
 
@@ -21,6 +23,8 @@ decoder runs one fused recurrent call over all target positions and scores
 every position at once. Bahdanau attention (its query is the previous decoder
 state and its context is part of the recurrent input) and input feeding (the
 previous attentional vector is part of the input) need a per-step loop.
+Coverage keeps the fused recurrent call but loops the attention over steps
+(each step's scores read the attention summed so far).
 
 This file travels with published models: it imports torch, transformers and
 its configuration (relatively) only.
