@@ -7,6 +7,7 @@ pytest's default import mode (prepend) puts tests/ itself on sys.path. Not a
 test module: pytest collects nothing here.
 """
 
+import ast
 import importlib.util
 import json
 import os
@@ -86,3 +87,16 @@ def run_check_folders(spec_path, work, python=None, timeout=600, **env_overrides
                           timeout=timeout)
     assert done.returncode == 0, done.stderr[-5000:]
     return json.loads(result_path.read_text())
+
+
+def third_party_imports(path) -> set[str]:
+    """The top-level packages a file imports, less the standard library; asserts it has no relative
+    import (a file that travels alone, to the Hub or into a Space, takes none of its neighbours)."""
+    imported = set()
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative imports do not travel with the file"
+            imported.add(node.module.split(".")[0])
+    return imported - set(sys.stdlib_module_names)

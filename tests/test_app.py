@@ -2,7 +2,6 @@
 outputs, messages for bad input, failing models beside working ones, and the page itself in a real
 headless browser (tests/browser.py), started the way a user starts it: `lineage app RUN_DIR`."""
 
-import ast
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from transformers import pipeline
 
 import browser  # tests/browser.py
+import isolated  # tests/isolated.py
 from pipelines import app
 
 TASK = "multi30k-de-en"
@@ -194,15 +194,7 @@ def test_a_model_that_fails_to_run_leaves_the_others_working(loaded, monkeypatch
 
 def test_app_file_is_self_contained():
     """pipelines/app.py is a Space's app.py as it is: stdlib and the Space's packages only, no relative imports."""
-    tree = ast.parse(Path(app.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports do not travel with the file"
-            imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"numpy", "torch", "transformers", "matplotlib", "gradio"}
+    assert isolated.third_party_imports(app.__file__) == {"numpy", "torch", "transformers", "matplotlib", "gradio"}
 
 
 def test_cli_takes_one_run_or_models_not_both(tiny_compare_run):

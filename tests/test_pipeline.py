@@ -8,7 +8,6 @@ Lineage project cannot be imported. Their outputs must equal in-process
 `model.generate` + `decode`, one input at a time.
 """
 
-import ast
 import json
 import subprocess
 import sys
@@ -49,15 +48,7 @@ def test_isolated_process_cannot_import_project(tmp_path):
 
 def test_pipeline_file_is_self_contained():
     """text2text_pipeline.py travels alone: it may import only stdlib, torch and transformers."""
-    tree = ast.parse((REPO / "models" / "text2text_pipeline.py").read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports are not copied with the file"
-            imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) <= {"torch", "transformers"}
+    assert isolated.third_party_imports(REPO / "models" / "text2text_pipeline.py") <= {"torch", "transformers"}
 
 
 def test_toy_models_learned(toy_folders):
