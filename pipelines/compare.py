@@ -26,7 +26,6 @@ import os
 import platform
 import shutil
 import traceback
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -287,7 +286,6 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
                 task.name, row, training["best_step"], len(sources))
     test = evaluate_model(model, tokenizer, task, sources, references, predictions_file=row_dir / "test_predictions.txt")
     predictions = test.pop("predictions")
-    test["distinct_outputs"] = distinct_share(predictions)
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
     entry = {
@@ -315,27 +313,18 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 EXAMPLES = 5
 
 
-def distinct_share(outputs: list[str]) -> float:
-    """Share of outputs that no other output repeats exactly: a model that has not learned
-    the task writes the same few outputs for every input."""
-    counts = Counter(outputs)
-    return sum(1 for output in outputs if counts[output] == 1) / max(len(outputs), 1)
-
-
 def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], references: list[list[str]]) -> dict:
     """LEAD-3 and LONGEST-3 on the test examples, scored like the models (summarization tasks only)."""
     from .baselines import BASELINES, LABELS, extract
-    from .evaluation import score, scores_by_length
+    from .evaluation import score_outputs
     from .tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)
-    lengths = [len(ids) for ids in tokenizer(sources, truncation=True, max_length=task.max_source_length)["input_ids"]]
     entries = {}
     for name in BASELINES:
         outputs = extract(name, sources)
-        test = {**score(task, outputs, references), "by_source_length": scores_by_length(task, lengths, outputs, references),
-                "distinct_outputs": distinct_share(outputs), "count": len(sources)}
-        entries[name] = {"label": LABELS[name], "test": test, "examples": outputs[:EXAMPLES]}
+        entries[name] = {"label": LABELS[name], "test": score_outputs(task, tokenizer, sources, outputs, references),
+                         "examples": outputs[:EXAMPLES]}
     return entries
 MODEL_CONFIG_KEYS = (
     "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",

@@ -7,6 +7,7 @@ source-length bucket (long-range behaviour) and decoding speed.
 """
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,25 @@ def scores_by_length(
     return rows
 
 
+def distinct_share(outputs: list[str]) -> float:
+    """Share of outputs that no other output repeats exactly: a model that has not learned
+    the task writes the same few outputs for every input."""
+    counts = Counter(outputs)
+    return sum(1 for output in outputs if counts[output] == 1) / max(len(outputs), 1)
+
+
+def score_outputs(task: TaskSpec, tokenizer, sources: list[str], outputs: list[str], references: list[list[str]]) -> dict:
+    """What every scored set of outputs reports, a model's or a baseline's: the corpus scores, the main
+    metric by source length (in `tokenizer`'s tokens), the share of distinct outputs and the count."""
+    lengths = [len(ids) for ids in tokenizer(sources, truncation=True, max_length=task.max_source_length)["input_ids"]]
+    return {
+        **score(task, outputs, references),
+        "by_source_length": scores_by_length(task, lengths, outputs, references),
+        "distinct_outputs": distinct_share(outputs),
+        "count": len(sources),
+    }
+
+
 def evaluate_model(
     model,
     tokenizer,
@@ -124,14 +144,11 @@ def evaluate_model(
         model, tokenizer, sources, task.max_source_length, batch_size, show_progress, **settings
     )
     seconds = time.perf_counter() - start
-    source_lengths = [len(ids) for ids in tokenizer(sources, truncation=True, max_length=task.max_source_length)["input_ids"]]
     result = {
-        **score(task, predictions, references),
-        "by_source_length": scores_by_length(task, source_lengths, predictions, references),
+        **score_outputs(task, tokenizer, sources, predictions, references),
         "sentences_per_second": len(sources) / seconds,
         "decode_seconds": seconds,
         "generation": settings,
-        "count": len(sources),
     }
     if predictions_file is not None:
         write_lines(predictions_file, predictions)
