@@ -7,7 +7,7 @@ Conventions (the same for every architecture, no fudge factors):
   biases) and embedding lookups count 0.
 - A function returns the FORWARD FLOPs of ONE (source, target) pair, split
   into named parts. The parts are exactly the matrix products the model code
-  runs (models/recurrent/modeling_recurrent.py; transformers' MarianMTModel).
+  runs (models/recurrent/modeling_recurrent.py; transformers' PegasusForConditionalGeneration).
 - Training = 3 x forward: the backward pass of a product X W computes
   dL/dX and dL/dW, each as costly as the forward product (the "6N per token"
   rule: forward 2N + backward 4N). The embeddings train, so even the first
@@ -102,7 +102,7 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
 
 
 def transformer_forward_flops(config, source_length: int, target_length: int) -> dict[str, int]:
-    """Forward FLOPs of one pair for the Transformer (`MarianConfig`, post-norm, ReLU FFN).
+    """Forward FLOPs of one pair for the Transformer (`PegasusConfig`, pre-norm, ReLU FFN; layer norms not counted).
 
     Parts (d = d_model, f = ffn dim, per layer):
         encoder_projections: Q, K, V, O (4 d x d) and the FFN (d x f, f x d), per source token.
@@ -128,7 +128,7 @@ def transformer_forward_flops(config, source_length: int, target_length: int) ->
 
 def forward_flops(config, source_length: int, target_length: int) -> dict[str, int]:
     """Forward FLOPs of one pair, by part, for any Lineage model config."""
-    if config.model_type == "marian":
+    if config.model_type == "pegasus":
         return transformer_forward_flops(config, source_length, target_length)
     if config.model_type in ("lineage-rnn", "lineage-lstm"):
         return recurrent_forward_flops(config, source_length, target_length)

@@ -3,7 +3,7 @@
 Importing this package registers the recurrent models with the transformers
 Auto classes, so `AutoConfig` / `AutoModelForSeq2SeqLM` build and load them by
 `model_type` (`lineage-rnn`, `lineage-lstm`). The Transformer is a stock
-`MarianMTModel` and needs no registration.
+`PegasusForConditionalGeneration` and needs no registration.
 
 This package is what travels to the Hub: it imports only torch and
 transformers.
@@ -140,7 +140,7 @@ def replace_folder(staging: str | Path, destination: str | Path) -> Path:
 
 
 def max_input_length(config) -> int | None:
-    """The longest sequence a model accepts (recurrent: max_position; Marian: max_position_embeddings)."""
+    """The longest sequence a model accepts (recurrent: max_position; Transformer: max_position_embeddings)."""
     return getattr(config, "max_position", None) or getattr(config, "max_position_embeddings", None)
 
 

@@ -20,7 +20,7 @@ Lineage project), because it travels alone to the Hub.
 Differences from the 4.x built-ins, on transformers 5:
 - Over-long inputs are truncated by default to the model's maximum input
   length (`max_position` of the recurrent configs, `max_position_embeddings`
-  of Marian, or the tokenizer's `model_max_length` if smaller), and a warning
+  of the Transformer, or the tokenizer's `model_max_length` if smaller), and a warning
   is logged for each one. `truncation=False` turns that off.
 
 As in 4.x: generation parameters (`num_beams`, `max_new_tokens`,
@@ -54,7 +54,7 @@ else:
 
     # Limits above this are "no limit" (tokenizers default to int(1e30)).
     _NO_LIMIT = 10**9
-    # Config fields that bound the input length, recurrent and Marian-style.
+    # Config fields that bound the input length, recurrent and stock-Transformer style.
     _MAX_LENGTH_FIELDS = ("max_position", "max_position_embeddings", "n_positions", "max_source_positions")
 
     class ReturnType(enum.Enum):

@@ -370,7 +370,7 @@ def _context(results: dict, task_name: str, model_key: str, repo_id: str | None)
         environment_rows=[(label, _cell(_plain(environment[key]))) for key, label in ENVIRONMENT_LABELS.items()
                           if environment.get(key) is not None],
         hardware=environment.get("hardware") or environment.get("device"),
-        budget_text=_budget(results.get("budget")),
+        budget_text=_budget(task_entry.get("budget") or results.get("budget")),
         train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
         tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")),
         main_metric_name=METRIC_NAMES.get(main_metric, main_metric),
@@ -440,8 +440,8 @@ def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[st
         embedding_size = get("embedding_size")
     else:
         lines.append(
-            "A stock transformers `MarianMTModel` built from a `MarianConfig`: the \"Attention Is All You Need\" "
-            "encoder-decoder (post-norm, sinusoidal positions); it loads without custom code."
+            "A stock transformers `PegasusForConditionalGeneration` built from a `PegasusConfig`: the \"Attention "
+            "Is All You Need\" encoder-decoder in its pre-norm form (sinusoidal positions); it loads without custom code."
         )
         if get("encoder_layers") is not None and get("decoder_layers") is not None:
             lines.append(f"Layers: {get('encoder_layers')} encoder, {get('decoder_layers')} decoder.")

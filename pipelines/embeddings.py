@@ -132,7 +132,7 @@ def embedding_matrix(
         seed: seeds the rows of unseen tokens.
         std: if given, every row is scaled by one factor so the matrix has this
             std instead of word2vec's (e.g. the model's own initial embedding
-            std: 1.0 for nn.Embedding, 0.02 for Marian), so that "random vs
+            std: 1.0 for nn.Embedding, 0.02 for the Transformer), so that "random vs
             word2vec" compares content, not scale. Cosine similarities are kept.
     """
     if len(vectors) == 0:

@@ -228,7 +228,7 @@ def test_summarization_metadata_round_trips(results, tmp_path):
     assert data.metrics == ["rouge"]
     assert data.pipeline_tag == "summarization"
     assert {"lineage", "transformer", "seq2seq", "multi-head-attention"} <= set(data.tags)
-    assert "custom_code" not in data.tags  # a stock MarianMTModel
+    assert "custom_code" not in data.tags  # a stock PegasusForConditionalGeneration
     assert data.model_name == "lineage-dialogsum-transformer"
 
     test = results["tasks"][SUMMARIZATION]["models"]["transformer"]["test"]

@@ -81,7 +81,7 @@ def test_t4_auto_classes(toy_folders, t4_results, arch):
     result = t4_results["folders"][arch]["auto"]
     assert "error" not in result, result.get("error")
     architecture = toy.MODELS[arch][0]
-    expected_class = "MarianMTModel" if architecture == "transformer" else f"{architecture.upper()}ForConditionalGeneration"
+    expected_class = "PegasusForConditionalGeneration" if architecture == "transformer" else f"{architecture.upper()}ForConditionalGeneration"
     assert result["model_class"] == expected_class
     assert result["tokenizer_class"] == "PreTrainedTokenizerFast"
     assert result["calls"] == toy_folders["expected"][arch]["calls"]

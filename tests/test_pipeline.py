@@ -76,7 +76,7 @@ def test_folder_contents(toy_folders, arch):
     # Custom code: every auto_map entry's module ships in the folder (the Transformer needs none).
     auto_map = config.get("auto_map", {})
     if arch == "transformer":
-        assert config["model_type"] == "marian" and not auto_map
+        assert config["model_type"] == "pegasus" and not auto_map
     else:
         assert set(auto_map) >= {"AutoConfig", "AutoModelForSeq2SeqLM"}
     for reference in auto_map.values():
@@ -159,6 +159,6 @@ def _check_pipeline_call_options(toy_folders):
     assert translate(toy.INPUTS[0], src_lang="en", tgt_lang="de", length_penalty=0.8, no_repeat_ngram_size=3) == [
         {"translation_text": first}
     ]
-    # truncation=False hands the over-long input to the model as it is (Marian then fails).
+    # truncation=False hands the over-long input to the model as it is (the Transformer then fails).
     with pytest.raises(Exception):
         pipe(toy.LONG_INPUT, truncation=False)

@@ -36,8 +36,9 @@ PAIRS = [
 # Batches of 2 pair a short input with a long one, so padding is exercised.
 INPUTS = [source for source, _ in PAIRS]
 # Longer than MAX_INPUT_LENGTH tokens: the pipeline truncates it, with a warning.
-MAX_INPUT_LENGTH = 16
-LONG_INPUT = " ".join(INPUTS * 3)
+# It bounds the Transformer's decoder positions too, so it exceeds the calls' max_new_tokens.
+MAX_INPUT_LENGTH = 32
+LONG_INPUT = " ".join(INPUTS * 4)
 BATCH_SIZE = 2
 # name -> generate() kwargs. "defaults" is a call with no kwargs: the pipeline
 # default (num_beams=4, max_new_tokens=256, as the 4.x pipelines), since these
