@@ -3,6 +3,7 @@
     lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields, or a YAML/JSON file)
     lineage compare  --preset demo                                          (CompareConfig fields)
     lineage study    --preset demo                                          (StudyConfig fields)
+    lineage report   [RUN_DIR] [--readme README.md]                         (report.md, or README sections, from results.json)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
     lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
     lineage app      RUN_DIR | MODEL_DIR_OR_HUB_ID... [--kind translation] [--host 127.0.0.1] [--port 7860]
@@ -179,7 +180,31 @@ def run_app(argv: list[str]) -> None:
     app.serve(catalog, host=args.host, port=args.port)
 
 
-COMMANDS = {"train": run_train, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish,
+def run_report(argv: list[str]) -> None:
+    from .report import refresh_readme, write_report
+
+    parser = argparse.ArgumentParser(prog="lineage report", description=(
+        "Rewrite a run's report.md and plots from its results.json, or a README's results sections from the "
+        "results files they name."))
+    parser.add_argument("run", nargs="?", help="a `lineage compare` run folder")
+    parser.add_argument("--readme", help="a README with <!-- results: PATH --> ... <!-- end results --> sections")
+    args = parser.parse_args(argv)
+    if not args.run and not args.readme:
+        raise ConfigError("name a run folder, --readme, or both")
+    if args.run:
+        results_file = Path(args.run) / "results.json"
+        if not results_file.is_file():
+            raise ConfigError(f"{results_file} does not exist: is {args.run} a `lineage compare` run folder?")
+        write_report(json.loads(results_file.read_text()), Path(args.run))
+        print(Path(args.run) / "report.md")
+    if args.readme:
+        if not Path(args.readme).is_file():
+            raise ConfigError(f"README {args.readme} does not exist")
+        for name in refresh_readme(Path(args.readme)):
+            print(f"{args.readme}: section from {name}")
+
+
+COMMANDS = {"train": run_train, "report": run_report, "compare": run_compare, "study": run_study, "evaluate": run_evaluate, "publish": run_publish,
             "app": run_app, "publish-space": run_publish_space}
 
 

@@ -49,6 +49,21 @@ VARIANTS = {
 # Variants that only apply to the recurrent models.
 RECURRENT_ONLY = ("no-attention", "pointer-generator")
 LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
+# The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
+ROW_FIELDS = ("archs", "variants", "rows")
+BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
+
+
+def named_row(name: str) -> tuple[str, str, dict]:
+    """A row named ARCH or ARCH-VARIANT ("lstm-pointer-generator"): (name, arch, TrainConfig overrides)."""
+    arch, _, variant = name.partition("-")
+    if arch not in LABELS:
+        raise ConfigError(f"row {name!r}: it must start with an architecture ({', '.join(LABELS)})")
+    if variant and variant not in VARIANTS:
+        raise ConfigError(f"row {name!r}: unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
+    if variant in RECURRENT_ONLY and arch == "transformer":
+        raise ConfigError(f"row {name!r}: {variant} applies to the recurrent models only")
+    return name, arch, VARIANTS.get(variant, {})
 
 
 @dataclass
@@ -58,10 +73,13 @@ class CompareConfig:
     name: str | None = field(default=None, metadata={"help": "run name: results go to <runs_dir>/<name> (default: the preset)"})
     preset: str = field(default="demo", metadata={"help": "tiny | demo | full (pipelines/presets.py)"})
     tasks: str | None = field(default=None, metadata={"help": "comma-separated benchmarks, e.g. multi30k,dialogsum"})
-    archs: str = field(default="rnn,lstm,transformer", metadata={"help": "comma-separated architectures"})
-    variants: str = field(default="", metadata={
+    archs: str | None = field(default=None, metadata={"help": "comma-separated architectures (default: rnn,lstm,transformer)"})
+    variants: str | None = field(default=None, metadata={
         "help": "extra rows: word2vec, word2vec-frozen, no-attention, pointer-generator; "
                 "NAME:ARCH+ARCH limits one to some architectures (pointer-generator:lstm)"})
+    rows: str | None = field(default=None, metadata={
+        "help": "the rows to train, instead of --archs and --variants: ARCH or ARCH-VARIANT, "
+                "e.g. lstm-pointer-generator,transformer"})
     budget_minutes: float | None = field(default=None, metadata={"help": "training minutes per model"})
     budget_target_tokens: int | None = field(default=None, metadata={"help": "target tokens per model (instead of minutes)"})
     train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
@@ -79,8 +97,21 @@ class CompareConfig:
     seed: int = field(default=0, metadata={"help": "random seed of every row"})
     overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
 
-    def resolved(self) -> "CompareConfig":
-        defaults = compare_preset(self.preset)
+    def resolved(self, benchmark: str | None = None) -> "CompareConfig":
+        """Unset values from the preset; with `benchmark`, the preset's settings for that task come first.
+
+        A preset may set some values per task (`per_task`: the demo's summarization rows and
+        budget); a value given explicitly applies to every task, and explicit rows (--archs,
+        --variants or --rows) replace the preset's rows for every task.
+        """
+        defaults = {key: value for key, value in compare_preset(self.preset).items() if key != "per_task"}
+        if benchmark is not None:
+            own = dict(compare_preset(self.preset).get("per_task", {}).get(benchmark, {}))
+            if any(getattr(self, key) is not None for key in ROW_FIELDS):
+                own = {key: value for key, value in own.items() if key not in ROW_FIELDS}
+            if self.budget_minutes is not None or self.budget_target_tokens is not None:
+                own = {key: value for key, value in own.items() if key not in BUDGET_FIELDS}
+            defaults.update(own)
         values = asdict(self)
         for key, value in defaults.items():
             if values.get(key) is None:
@@ -91,6 +122,8 @@ class CompareConfig:
         if self.budget_minutes is not None and self.budget_target_tokens is None:
             values["budget_target_tokens"] = None
         values["name"] = values["name"] or self.preset
+        if values["rows"] is None:
+            values["archs"], values["variants"] = values["archs"] or ",".join(LABELS), values["variants"] or ""
         config = CompareConfig(**values)
         config.validate()
         return config
@@ -101,17 +134,22 @@ class CompareConfig:
             raise ConfigError(f"--test_samples must be at least 0 (0: the whole test split), got {self.test_samples}")
         if not self.tasks:
             raise ConfigError("--tasks is empty: name at least one benchmark")
-        unknown = [arch for arch in self.archs.split(",") if arch not in LABELS]
-        if unknown or not self.archs:
-            raise ConfigError(f"--archs {self.archs!r}: choose from {', '.join(LABELS)}")
-        self.rows()  # unknown variants
+        if self.rows is None:
+            unknown = [arch for arch in self.archs.split(",") if arch not in LABELS]
+            if unknown or not self.archs:
+                raise ConfigError(f"--archs {self.archs!r}: choose from {', '.join(LABELS)}")
+        elif not self.rows:
+            raise ConfigError("--rows is empty: name at least one row, e.g. lstm or lstm-pointer-generator")
+        self.planned_rows()  # unknown variants and rows
 
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.name
 
-    def rows(self) -> list[tuple[str, str, dict]]:
+    def planned_rows(self) -> list[tuple[str, str, dict]]:
         """(row name, arch, TrainConfig overrides) for every model to train."""
+        if self.rows is not None:
+            return [named_row(name) for name in self.rows.split(",")]
         archs = [a for a in self.archs.split(",") if a]
         rows = [(arch, arch, {}) for arch in archs]
         for item in filter(None, self.variants.split(",")):
@@ -367,28 +405,32 @@ def compare(config: CompareConfig) -> dict:
     Under `accelerate launch` every process trains each row (DDP); the main process
     alone trains the tokenizers, tests the rows and writes the results.
     """
-    config = config.resolved()
-    rows = [(config, benchmark, *row) for benchmark in config.tasks.split(",") for row in config.rows()]
-    on_main_process(claim_rows, rows, config.overwrite)
-    run_dir = config.run_dir
+    general = config.resolved()
+    by_task = {benchmark: config.resolved(benchmark) for benchmark in general.tasks.split(",")}
+    rows = [(task_config, benchmark, *row) for benchmark, task_config in by_task.items()
+            for row in task_config.planned_rows()]
+    on_main_process(claim_rows, rows, general.overwrite)
+    run_dir = general.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    for benchmark, config in by_task.items():
+        on_main_process(prepare_tokenizer, config, benchmark)
+    on_main_process(announce, rows)
     results = {
-        "name": config.name, "preset": config.preset, "config": asdict(config), "environment": environment(),
-        "budget": config.budget(), "tasks": {},
+        "name": general.name, "preset": general.preset, "config": asdict(general), "environment": environment(),
+        "tasks": {},
     }
-    for benchmark in config.tasks.split(","):
+    for benchmark, config in by_task.items():
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
-        on_main_process(prepare_tokenizer, config, benchmark)
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
-        entry = {"task": task_summary(task), "models": {}, "errors": {}, "baselines": {},
+        entry = {"task": task_summary(task), "budget": config.budget(), "models": {}, "errors": {}, "baselines": {},
                  "test_sources": sources[:EXAMPLES], "test_references": references[:EXAMPLES], "test_count": min(limit, len(sources))}
         if task.kind == "summarization":
             entry["baselines"] = on_main_process(
                 score_baselines, task, tokenizer_folder(config, benchmark), sources[:limit], references[:limit]
             )
-        for row, arch, overrides in config.rows():
+        for row, arch, overrides in config.planned_rows():
             try:
                 entry["models"][row] = train_row(config, benchmark, row, arch, overrides)
             except Exception as error:  # one architecture failing must not lose the others
@@ -401,6 +443,28 @@ def compare(config: CompareConfig) -> dict:
         on_main_process(write_json, run_dir / "results.json", results)
     on_main_process(write_outputs, run_dir, results)
     return results
+
+
+def announce(rows: list[tuple]) -> float:
+    """Print how many models the comparison trains and how long it will take (measured warm-up, estimate.py);
+    returns the estimated seconds."""
+    from .estimate import estimate_row
+    from .tokenizer import load_tokenizer
+
+    todo = [row for row in rows if not (Path(row_config(*row).output_dir) / "row.json").exists()]
+    seconds = 0.0
+    for config, benchmark, row, arch, overrides in todo:
+        train_config = row_config(config, benchmark, row, arch, overrides)
+        sources, _ = load_test_references(task_of(config, benchmark))
+        sources = sources[: config.test_samples or len(sources)]
+        estimate = estimate_row(train_config, load_tokenizer(train_config.tokenizer), sources)
+        logger.info("%s/%s: about %.1f min (training %.1f, evaluations %.1f, test %.1f)", benchmark, row,
+                    estimate.total / 60, estimate.training / 60, estimate.evaluations / 60, estimate.test / 60)
+        seconds += estimate.total
+    reused = f"; {len(rows) - len(todo)} finished earlier, reused" if len(todo) < len(rows) else ""
+    print(f"lineage compare: {len(todo)} model{'s' * (len(todo) != 1)} to train{reused}; estimated {seconds / 60:.1f} min on this "
+          f"machine (from a warm-up of a few steps and decodes per model)", flush=True)
+    return seconds
 
 
 def write_outputs(run_dir: Path, results: dict) -> None:

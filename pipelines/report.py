@@ -8,6 +8,8 @@ and one for the run:
 """
 
 import io
+import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -39,6 +41,23 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 BASELINE_CHECKS = ("rouge1", "rouge2", "rougeL")
 
 
+# What a model must reach before its scores say something about the task rather than about frequent
+# words: a translation that keeps some of the sentence, summaries that differ from dialogue to dialogue
+# and share word pairs with the reference.
+LEARNING_BARS = {"translation": {"bleu": 15.0}, "summarization": {"rouge2": 5.0, "distinct_outputs": 0.8}}
+
+
+def unlearned(kind: str, test: dict) -> list[str]:
+    """The learning bars a model's test scores miss: ["ROUGE-2 3.1 < 5"], empty when it has learned the task."""
+    missed = []
+    for metric, bar in LEARNING_BARS[kind].items():
+        value = test.get(metric)
+        if value is not None and value < bar:
+            missed.append(f"distinct {percent(value)} < {percent(bar)}" if metric == "distinct_outputs"
+                          else f"{METRIC_NAMES[metric]} {value:.1f} < {bar:g}")
+    return missed
+
+
 def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
     """The task's Markdown table: one row per model, then the baselines that learn nothing
     (summarization). `mark` bolds one row (model cards)."""
@@ -49,6 +68,7 @@ def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
               *(f"test {METRIC_NAMES[m]}" for m in metrics), "decode sentences/s"]
     if kind == "summarization":
         header += ["distinct outputs"] + (["vs. baselines"] if baselines else [])
+    header.append("learned the task")
     rows = []
     for row, model in entry["models"].items():
         training, test = model["training"], model["test"]
@@ -63,11 +83,13 @@ def comparison_table(entry: dict, mark: str | None = None) -> list[str]:
             if baselines:
                 shortfalls = below_baselines(test, baselines)
                 cells.append("below " + "; ".join(shortfalls) if shortfalls else "beats both")
+        missed = unlearned(kind, test)
+        cells.append("no: " + ", ".join(missed) if missed else "yes")
         rows.append(cells)
     for baseline in baselines.values():
         test = baseline["test"]
         rows.append([f"*{baseline['label']}, no training*", "—", "—", "—", "—", "—", *(f"{test[m]:.2f}" for m in metrics),
-                     "—", percent(test.get("distinct_outputs")), "—"])
+                     "—", percent(test.get("distinct_outputs")), "—", "—"])
     return markdown_table(header, rows)
 
 
@@ -89,7 +111,7 @@ def copying_note(entry: dict) -> str:
     """Which rows copy from the source (pointer-generator), for summarization reports."""
     copying = [m["label"] for m in entry["models"].values() if m.get("model_config", {}).get("copy_attention")]
     return ("Rows that copy from the source (pointer-generator): " + (", ".join(copying) if copying else "none")
-            + ". The Transformer is the stock MarianConfig and does not copy.")
+            + ". The Transformer is a stock transformers config (PegasusConfig) and does not copy.")
 
 
 def settings_table(entry: dict) -> list[str]:
@@ -187,25 +209,38 @@ def one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
+def task_budget(results: dict, entry: dict) -> dict:
+    """A task's training budget per model; results files before per-task budgets hold one for the run."""
+    return entry.get("budget") or results["budget"]
+
+
+def budget_text(budget: dict) -> str:
+    if budget["kind"] == "minutes":
+        return f"{budget['value']} training minutes per model"
+    return f"{budget['value']:,} target tokens per model"
+
+
 def write_report(results: dict, run_dir: Path) -> list[str]:
     """Write report.md and the plots; returns the plot file names."""
-    budget = results["budget"]
-    budget_text = (f"{budget['value']} training minutes per model" if budget["kind"] == "minutes"
-                   else f"{budget['value']:,} target tokens per model")
     environment = results["environment"]
     lines = [
         f"# Lineage comparison: {results['name']}", "",
-        f"Preset `{results['preset']}`; budget: {budget_text} (the same for every model). "
-        f"Hardware: {environment['hardware']}, device {environment['device']}.", "",
+        f"Preset `{results['preset']}`. Hardware: {environment['hardware']}, device {environment['device']}.", "",
     ]
     plots = []
     for task, entry in results["tasks"].items():
         main = METRIC_NAMES[entry["task"]["main_metric"]]
         lines += [f"## {task} ({entry['task']['kind']}, {entry['task']['dataset']})", ""]
-        lines += [f"Test: {entry['test_count']} examples of the {entry['task']['test_split']} split. "
+        lines += [f"Budget: {budget_text(task_budget(results, entry))} (the same for every model of the task). "
+                  f"Test: {entry['test_count']} examples of the {entry['task']['test_split']} split. "
                   f"Validation {main}: greedy decoding on a validation sample during training.", ""]
         if entry["models"]:
             lines += comparison_table(entry) + [""]
+            bars = " and ".join(f"distinct outputs at least {percent(bar)}" if metric == "distinct_outputs"
+                                else f"{METRIC_NAMES[metric]} at least {bar:g}"
+                                for metric, bar in LEARNING_BARS[entry["task"]["kind"]].items())
+            lines += [f"Learned the task: test {bars}. Below that, a model's scores measure frequent words "
+                      "rather than what it learned.", ""]
             if entry["task"]["kind"] == "summarization":
                 lines += [copying_note(entry), "", "Distinct outputs: the share of test outputs that no other output "
                           "repeats. Baselines in italics learn nothing: a trained row below one of them (\"vs. "
@@ -228,3 +263,32 @@ def write_report(results: dict, run_dir: Path) -> list[str]:
     lines += ["## Environment", ""] + [f"- {key}: {value}" for key, value in environment.items()]
     write_text(run_dir / "report.md", "\n".join(lines) + "\n")
     return plots
+
+
+# A README section generated from a results file: the opening marker names the file (relative to the
+# README), so the section can be checked against it and refreshed by `lineage report --readme`.
+README_SECTION = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end results -->)", re.DOTALL)
+
+
+def results_tables(results: dict) -> str:
+    """Every task's comparison table with a line saying what it is, as Markdown (README sections)."""
+    lines = []
+    for task, entry in results["tasks"].items():
+        if not entry["models"]:
+            continue
+        lines += [f"**{task}**: {budget_text(task_budget(results, entry))}; tested on {entry['test_count']} examples "
+                  f"of the {entry['task']['test_split']} split.", ""] + comparison_table(entry) + [""]
+    return "\n".join(lines)
+
+
+def refresh_readme(readme: Path) -> list[str]:
+    """Rewrite each results section of `readme` from the results file it names; returns those files."""
+    text, files = readme.read_text(), []
+
+    def section(match: re.Match) -> str:
+        files.append(match["path"])
+        results = json.loads((readme.parent / match["path"]).read_text())
+        return match.group(1) + results_tables(results) + match.group(4)
+
+    write_text(readme, README_SECTION.sub(section, text))
+    return files

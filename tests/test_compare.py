@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from launch import finish, run_script, two_cpu_processes
 import pipelines.compare
 from pipelines.compare import CompareConfig, compare
 from pipelines.errors import ConfigError
+from pipelines.presets import COMPARE_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +40,25 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
                      "text2text_pipeline.py"):
             assert (folder / name).exists(), f"{row}: {name}"
         assert len((run / task / row / "test_predictions.txt").read_text().splitlines()) == 12
+
+
+def test_the_report_says_which_models_learned_the_task(tiny_run):
+    """Each row's "learned the task" cell follows its test scores and the bars (BLEU 15; ROUGE-2 5 and
+    80% distinct outputs): the tiny models, trained for seconds, have not learned translation."""
+    from pipelines.report import LEARNING_BARS, comparison_table, unlearned
+
+    results, run = tiny_run
+    report = (run / "report.md").read_text()
+    entry = results["tasks"]["multi30k-de-en"]
+    for model in entry["models"].values():
+        line = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} |"))
+        assert line.endswith(f"| no: BLEU {model['test']['bleu']:.1f} < 15 |"), line
+    assert "Learned the task: test BLEU at least 15." in report
+    learned = {**entry, "models": {"lstm": {**entry["models"]["lstm"], "test": {**entry["models"]["lstm"]["test"], "bleu": 15.0}}}}
+    assert comparison_table(learned)[-1].endswith("| yes |")
+    assert unlearned("summarization", {"rouge2": 6.0, "distinct_outputs": 0.5}) == ["distinct 50% < 80%"]
+    assert unlearned("summarization", {"rouge2": 4.94, "distinct_outputs": 0.8}) == ["ROUGE-2 4.9 < 5"]
+    assert set(LEARNING_BARS) == {"translation", "summarization"}
 
 
 def test_report_results_and_cards_agree(tiny_run):
@@ -126,14 +147,37 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
 
 def test_budgets_and_rows_resolve():
     demo = CompareConfig(preset="demo").resolved()
-    assert demo.budget() == {"kind": "minutes", "value": 1.25} and demo.vocab_size == 4000
-    assert CompareConfig(preset="demo", budget_target_tokens=10**6).resolved().budget() == {
-        "kind": "target_tokens", "value": 10**6}
-    rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().rows()
+    assert demo.budget() == {"kind": "target_tokens", "value": 500_000} and demo.vocab_size == 4000
+    assert CompareConfig(preset="demo", budget_minutes=2).resolved().budget() == {"kind": "minutes", "value": 2}
+    rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().planned_rows()
     assert [r[0] for r in rows] == ["rnn", "lstm", "transformer", "rnn-no-attention", "lstm-no-attention",
                                     "rnn-word2vec", "lstm-word2vec", "transformer-word2vec"]
     with pytest.raises(ValueError, match="unknown variant 'bigger'"):
-        CompareConfig(preset="demo", variants="bigger").resolved().rows()
+        CompareConfig(preset="demo", variants="bigger").resolved()
+    named = CompareConfig(preset="demo", rows="lstm-pointer-generator,transformer").resolved().planned_rows()
+    assert named == [("lstm-pointer-generator", "lstm", {"copy_attention": True, "coverage": True}),
+                     ("transformer", "transformer", {})]
+    for rows, problem in (("gru", "must start with an architecture"), ("lstm-bigger", "unknown variant 'bigger'"),
+                          ("transformer-pointer-generator", "recurrent models only"), ("", "--rows is empty")):
+        with pytest.raises(ValueError, match=problem):
+            CompareConfig(preset="demo", rows=rows).resolved()
+
+
+def test_a_preset_sets_rows_and_budgets_per_task_and_explicit_values_apply_to_every_task():
+    """The demo preset's summarization part has its own rows and budget; what the user gives wins everywhere."""
+    demo = CompareConfig(preset="demo")
+    translation, summarization = demo.resolved("multi30k"), demo.resolved("dialogsum")
+    assert [r[0] for r in translation.planned_rows()] == ["rnn", "lstm", "transformer"]
+    assert [r[0] for r in summarization.planned_rows()] == ["lstm-pointer-generator"]
+    assert translation.budget()["value"] != summarization.budget()["value"]
+    explicit = CompareConfig(preset="demo", archs="lstm", budget_target_tokens=1000)
+    for task in ("multi30k", "dialogsum"):
+        assert [r[0] for r in explicit.resolved(task).planned_rows()] == ["lstm"]
+        assert explicit.resolved(task).budget() == {"kind": "target_tokens", "value": 1000}
+    assert CompareConfig(preset="demo", budget_minutes=1).resolved("dialogsum").budget() == {"kind": "minutes", "value": 1}
+    for name, preset in COMPARE_PRESETS.items():  # every per-task setting is a compare setting
+        for settings in preset.get("per_task", {}).values():
+            assert set(settings) <= {f.name for f in fields(CompareConfig)}, name
 
 
 def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path):
@@ -142,6 +186,8 @@ def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path)
     flags = ["--preset", "tiny", "--runs_dir", str(tmp_path), "--archs", "lstm"]
     output = finish(run_script("compare.py", flags, two_cpu_processes(), ACCELERATE_USE_CPU="1"), timeout=600)
     assert output.count("multi30k-de-en: training the shared tokenizer") == 1
+    announced = output.index("lineage compare: 1 model to train; estimated ")  # once, before anything trains
+    assert output.count("lineage compare: 1 model to train") == 1 and announced < output.index("testing the best model")
     assert output.count("multi30k-de-en/lstm: testing the best model") == 1
     assert output.count("multi30k-de-en lstm: bleu") == 1
     results = json.loads((tmp_path / "tiny" / "results.json").read_text())

@@ -1,0 +1,41 @@
+"""The report's generated README sections: the README shows what the committed results files hold."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.report import README_SECTION, refresh_readme, results_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_readme_results_section_equals_the_tables_of_its_results_file():
+    readme = (ROOT / "README.md").read_text()
+    sections = list(README_SECTION.finditer(readme))
+    assert {"docs/demo-cpu/results.json", "docs/cpu-summarization/results.json"} <= {s["path"] for s in sections}
+    for section in sections:
+        results = json.loads((ROOT / section["path"]).read_text())
+        assert section["body"] == results_tables(results), f"README section from {section['path']} is stale: lineage report --readme README.md"
+
+
+def test_refreshing_a_readme_rewrites_its_sections_and_keeps_the_rest(tmp_path):
+    results = json.loads((ROOT / "docs/cpu-summarization/results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\nBefore.\n\n<!-- results: results.json -->\nold table\n<!-- end results -->\n\nAfter.\n")
+    command = [sys.executable, "-m", "pipelines.cli", "report", "--readme", str(readme)]
+    output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "section from results.json" in output
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nBefore.\n\n<!-- results: results.json -->\n") and text.endswith("<!-- end results -->\n\nAfter.\n")
+    assert "old table" not in text and results_tables(results) in text
+    assert refresh_readme(readme) == ["results.json"] and readme.read_text() == text  # refreshing again changes nothing
+
+
+def test_report_command_names_a_missing_results_file_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "report", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"lineage report: {tmp_path}/results.json does not exist: is {tmp_path} a "
+                                     "`lineage compare` run folder?")
