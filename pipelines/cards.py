@@ -20,12 +20,12 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .architectures import RECURRENT
 from .files import write_text
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 CARD_NAME = "README.md"
 
-RECURRENT_ARCHS = ("rnn", "lstm")
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}
 OUTPUT_KEYS = {"translation": "translation_text", "summarization": "summary_text"}
 # The scores each kind of task reports, in display order, and the `evaluate` module behind each.
@@ -285,7 +285,7 @@ def _context(results: dict, task_name: str, model_key: str, repo_id: str | None)
     dataset = task["dataset"] if on_hub else Path(task["dataset"]).name
     dataset_url = f"https://huggingface.co/datasets/{dataset}" if on_hub else None
     known = DATASETS.get(dataset, {})
-    recurrent = arch in RECURRENT_ARCHS
+    recurrent = arch in RECURRENT
     attention_text, attention_tag = _attention(arch, config)
     embeddings = entry.get("embeddings") or "random"
     model_name = repo_id or default_model_name(task_name, model_key)
@@ -409,7 +409,7 @@ def _dataset_title(task: dict, dataset: str, known: dict) -> str:
 
 
 def _attention(arch: str, config: dict) -> tuple[str, str]:
-    if arch in RECURRENT_ARCHS:
+    if arch in RECURRENT:
         attention = config.get("attention", "none")
         text, tag = ATTENTION.get(attention, (attention, f"{attention}-attention"))
         if config.get("input_feeding"):
@@ -421,7 +421,7 @@ def _attention(arch: str, config: dict) -> tuple[str, str]:
 def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[str]:
     get = config.get
     lines = []
-    if arch in RECURRENT_ARCHS:
+    if arch in RECURRENT:
         cell = get("cell") or arch
         lines.append(f"Recurrent unit: {CELLS.get(cell, cell)}.")
         if get("encoder_layers") is not None:

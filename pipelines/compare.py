@@ -29,6 +29,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .architectures import LABELS
 from .data import load_test_references
 from .errors import ConfigError
 from .files import write_json, write_text
@@ -48,7 +49,6 @@ VARIANTS = {
 }
 # Variants that only apply to the recurrent models.
 RECURRENT_ONLY = ("no-attention", "pointer-generator")
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
 
 
 @dataclass

@@ -61,7 +61,7 @@ def model_repos(run_dir: str | Path, space_repo_id: str, overrides: dict[str, st
             repos[Path(model["folder"]).name] = f"{owner}/{default_model_name(task_name, row)}"
     unknown = sorted(set(overrides or {}) - set(repos))
     if unknown:
-        raise PublishError(f"--model-repo names no model of {run_dir}: {', '.join(unknown)} "
+        raise PublishError(f"--model_repo names no model of {run_dir}: {', '.join(unknown)} "
                            f"(its models: {', '.join(repos)})")
     return {**repos, **(overrides or {})}
 
@@ -179,7 +179,7 @@ def publish_space(
     check_online()
     missing = [repo for repo in sorted(set(repos.values())) if not huggingface_hub.repo_exists(repo, token=token)]
     if missing:
-        commands = [f"lineage publish {Path(run_dir) / 'models' / name} --repo-id {repo}"
+        commands = [f"lineage publish {Path(run_dir) / 'models' / name} --repo_id {repo}"
                     for name, repo in repos.items() if repo in missing]
         raise PublishError("the Space would load models that are not on the Hub; publish them first:\n  "
                            + "\n  ".join(commands))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .report import plt, save
-from .verdicts import LABELS
+from .architectures import LABELS
 
 
 def quality(numbers: dict, run_dir: Path) -> list[str]:

@@ -201,5 +201,5 @@ def get_task(
         return custom_task(name, kind, source_column, target_column)
     raise ConfigError(
         f"unknown benchmark {name!r}: use one of {', '.join(BENCHMARKS)}, or pass a Hub dataset id / local "
-        "folder with --kind, --source-column and --target-column"
+        "folder with --kind, --source_column and --target_column"
     )

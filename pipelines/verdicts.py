@@ -15,7 +15,7 @@ the quality section stands in for its standard deviation.
 import math
 import statistics
 
-from .compare import LABELS
+from .architectures import LABELS
 
 HIGH, MODERATE = 3.0, 1.5
 

@@ -189,7 +189,7 @@ def test_token_defaults_to_huggingface_hub_resolution(lstm_copy, monkeypatch):
 
 def test_offline_without_local_dir_is_a_clear_error(run, no_network, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(PublishError, match="^cannot upload while offline; use --local-dir to write the folder$"):
+    with pytest.raises(PublishError, match="^cannot upload while offline; use --local_dir to write the folder$"):
         publish(run["models"]["lstm"], repo_id("lstm"))
     assert no_network == []
 
