@@ -49,9 +49,9 @@ def run_compare(argv: list[str]) -> None:
     if not launch_state().is_main_process:
         return
     print(f"report: {config.resolved().run_dir / 'report.md'}")
-    for task, entry in results["tasks"].items():
-        for row, model in entry["models"].items():
-            print(f"{task} {row}: {entry['task']['main_metric']} {model['test'][entry['task']['main_metric']]:.2f}")
+    for task, row, model in results.rows():
+        main = results.tasks[task].task.main_metric
+        print(f"{task} {row}: {main} {model.test[main]:.2f}")
 
 
 def run_study(argv: list[str]) -> None:
@@ -171,6 +171,7 @@ def run_app(argv: list[str]) -> None:
     if importlib.util.find_spec("gradio") is None:
         raise ConfigError("gradio is not installed: pip install 'lineage[app]'")
     from . import app
+    from .space import catalog_from_run
 
     parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
@@ -183,7 +184,7 @@ def run_app(argv: list[str]) -> None:
     runs = [source for source in args.sources if (Path(source) / "results.json").is_file()]
     if runs and len(args.sources) > 1:
         raise ConfigError("pass one run folder, or any number of model folders / Hub ids, not both")
-    catalog = app.catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
+    catalog = catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
     app.serve(catalog, host=args.host, port=args.port)
 
 

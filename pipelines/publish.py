@@ -42,6 +42,7 @@ from huggingface_hub import ModelCard
 from .cards import CARD_NAME, model_card
 from .errors import LineageError
 from .files import write_folder
+from .results import Results
 
 logger = logging.getLogger(__name__)
 
@@ -231,11 +232,10 @@ def run_card(folder: str | Path, repo_id: str) -> ModelCard | None:
         if not results_path.is_file():
             continue
         try:
-            results = json.loads(results_path.read_text())
-            for task_name, task_entry in results["tasks"].items():
-                for model_key, entry in task_entry["models"].items():
-                    if (run_folder / entry["folder"]).resolve() == folder:
-                        return model_card(results, task_name, model_key, repo_id=repo_id)
+            results = Results.load(results_path)
+            for task_name, model_key, entry in results.rows():
+                if (run_folder / entry.folder).resolve() == folder:
+                    return model_card(results, task_name, model_key, repo_id=repo_id)
         except (OSError, ValueError, KeyError, TypeError) as error:
             logger.warning("cannot render the card from %s (%s): publishing the folder's own card", results_path, error)
             return None

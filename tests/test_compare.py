@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     results = compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
-    return results, runs / "tiny"
+    return results.to_dict(), runs / "tiny"
 
 
 def test_tiny_compare_writes_every_artefact(tiny_run):
@@ -68,7 +68,7 @@ def test_one_failing_architecture_keeps_the_others(tmp_path, monkeypatch):
         return real_train(config)
 
     monkeypatch.setattr(pipelines.compare, "train", train_that_fails_for_lstm)
-    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm"))
+    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm")).to_dict()
     entry = results["tasks"]["multi30k-de-en"]
     assert set(entry["models"]) == {"rnn"}
     assert "simulated crash in the LSTM run" in entry["errors"]["lstm"]
@@ -112,7 +112,7 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
     assert not (tmp_path / "tiny" / "multi30k-de-en" / "lstm").exists()  # refused before anything trained
 
     changed.overwrite = True
-    results = compare(changed)
+    results = compare(changed).to_dict()
     models = results["tasks"]["multi30k-de-en"]["models"]
     assert set(models) == {"rnn", "lstm"}
     for model in models.values():
@@ -164,7 +164,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
 
     config = CompareConfig(preset="tiny", tasks="dialogsum", archs="lstm,transformer",
                            variants="pointer-generator:lstm", runs_dir=str(tmp_path))
-    entry = compare(config)["tasks"]["dialogsum"]
+    entry = compare(config).to_dict()["tasks"]["dialogsum"]
     assert list(entry["models"]) == ["lstm", "transformer", "lstm-pointer-generator"]
     copier = entry["models"]["lstm-pointer-generator"]["model_config"]
     assert copier["copy_attention"] and copier["coverage"]

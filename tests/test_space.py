@@ -16,7 +16,7 @@ from transformers import pipeline
 
 import browser  # tests/browser.py
 import isolated  # tests/isolated.py
-from pipelines import app
+from pipelines import app, space
 from pipelines import publish as publishing
 from pipelines.publish import OFFLINE_MESSAGE, PublishError, publish
 from pipelines.space import SPACE_FILES, model_repos, publish_space
@@ -44,7 +44,7 @@ def test_space_folder_holds_exactly_its_four_files(space_folder):
 
 def test_catalog_points_at_the_model_repos(space_folder, tiny_compare_run):
     catalog = json.loads((space_folder / "models.json").read_text())
-    expected = app.catalog_from_run(tiny_compare_run)
+    expected = space.catalog_from_run(tiny_compare_run)
     repos = {**DEFAULT_REPOS, f"{TASK}-lstm": "someone/lstm-de-en"}
     for model in expected["tasks"][TASK]["models"]:
         model["model"] = repos[Path(model["model"]).name]
