@@ -38,7 +38,8 @@ def measure(grid: Grid, min_per_sense: int = 3) -> tuple[dict, dict]:
         found = [(source, sense) for source, sense in probes.sense_occurrences(sources, references, word, senses)
                  if len(tokenizer(source)["input_ids"]) <= task.max_source_length]  # the word is never truncated away
         counts = {sense: sum(1 for _, s in found if s == sense) for sense in senses}
-        kept = {sense for sense, count in counts.items() if count >= min_per_sense}
+        # A list, in probes.SENSE_WORDS' order: a set's order changes from process to process (string hashing).
+        kept = [sense for sense, count in counts.items() if count >= min_per_sense]
         found = [(source, sense) for source, sense in found if sense in kept]
         if len(kept) < 2:
             continue
