@@ -57,7 +57,8 @@ def run_compare(argv: list[str]) -> None:
 def run_study(argv: list[str]) -> None:
     from transformers import HfArgumentParser
 
-    from .study import StudyConfig, study
+    from .study.grid import StudyConfig
+    from .study.runner import study
     from .training import launch_state
 
     config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]

@@ -8,7 +8,8 @@ import pipelines.compare
 from pipelines.errors import ConfigError
 from pipelines.presets import study_preset
 from pipelines.architectures import LABELS
-from pipelines.study import QUESTIONS, StudyConfig, planned_cells, settings_of, study
+from pipelines.study.grid import StudyConfig, planned_cells, settings_of
+from pipelines.study.runner import QUESTIONS, study
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

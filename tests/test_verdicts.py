@@ -1,10 +1,13 @@
 """Verdicts are written from the numbers: changing the numbers changes the verdict (pipelines/study/)."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
-from pipelines.study import QUESTIONS, stats
+from pipelines.study import stats
+from pipelines.study.runner import QUESTIONS
 from pipelines.study.stats import summary
 
 
@@ -15,6 +18,12 @@ def quality(translation: dict, summarization: dict) -> dict:
 
     return {"tasks": {"m30k": task("BLEU", translation), "dsum": task("ROUGE-L", summarization)},
             "translation": "m30k", "summarization": "dsum"}
+
+
+def test_the_statistics_load_without_torch_or_accelerate():
+    code = "import sys, pipelines.study.stats; print(sorted({'torch', 'accelerate'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
 
 
 def test_summary_and_difference_confidence():

@@ -25,10 +25,6 @@ checkpoint; checkpoints of finished cells are deleted (the best model stays).
 The package has one module per question (its numbers, plot, table and
 verdict together: quality.py ... attention.py), the grid of cells
 (grid.py), the statistics the verdicts rest on (stats.py) and the runner
-(runner.py).
+(runner.py). This file imports none of them, so that the statistics load
+without compare, torch and accelerate.
 """
-
-from .grid import Cell, StudyConfig, planned_cells, settings_of
-from .runner import QUESTIONS, study
-
-__all__ = ["QUESTIONS", "Cell", "StudyConfig", "planned_cells", "settings_of", "study"]
