@@ -158,21 +158,18 @@ def cached_decoding(length: int = 64, size: str = "demo", models=("rnn-luong-gen
     """One sentence, greedy, `length` new tokens: the recurrent state cache with and without its two
     per-step fast paths (PyTorch's native kernel for the single recurrent step instead of oneDNN's,
     and the model's own prepare_inputs_for_generation instead of GenerationMixin's), and uncached."""
-    from transformers import GenerationMixin
-
     rows = []
     for name in models:
         model = build(name, size, length).eval()
-        decoder = model.get_decoder()
 
         def decode(use_cache: bool = True) -> float:
             return time_generate(model, length, 1, 1, use_cache, CPU, repeats=5, repeat_below=10.0)["seconds"]
 
         decode()  # warm-up
         seconds = {"with": decode(), "uncached": decode(use_cache=False)}
-        decoder._run_rnn = lambda inputs, state: decoder.rnn(inputs, state)  # oneDNN for every call
+        model.get_decoder().native_step = False  # oneDNN for every call
         seconds["without_native_step"] = decode()
-        model.prepare_inputs_for_generation = GenerationMixin.prepare_inputs_for_generation.__get__(model)
+        model.own_generation_inputs = False
         seconds["without"] = decode()
         rows.append(compared(1 / seconds["with"], 1 / seconds["without"], "sentences/s", model=name,
                              setting=f"greedy, batch 1, {length} new tokens")

@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import warnings
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -632,8 +633,8 @@ def result_paths(output_dir: Path, hostname: str, date: str) -> tuple[Path, Path
 
 
 def write_results(result: dict, output_dir: Path) -> tuple[Path, Path]:
-    """The JSON (atomically) and the throughput plot beside it."""
-    from pipelines.files import write_json
+    """The JSON (atomically, as a `pipelines.results.SpeedResults`) and the throughput plot beside it."""
+    from pipelines.results import SpeedResults
 
     from benchmarks.plot import plot_throughput
 
@@ -641,101 +642,106 @@ def write_results(result: dict, output_dir: Path) -> tuple[Path, Path]:
     json_path, plot_path = result_paths(output_dir, result["environment"]["hostname"], result["date"])
     result["result_path"], result["plot_path"] = str(json_path), str(plot_path)
     plot_throughput(result, plot_path)
-    write_json(json_path, result)
+    SpeedResults.from_dict(result).save(json_path)
     return json_path, plot_path
 
 
-def run(args) -> dict:
-    """Run every part of the benchmark that `args` asks for; returns the result document."""
+@dataclass(frozen=True)
+class SpeedConfig:
+    """What one benchmark run measures (`python -m benchmarks.speed --help` explains each field).
+
+    None means the device's default: sizes demo (CPU) or demo and full (CUDA); 1 warm-up and 3
+    timed steps on CPU, 3 and 10 on CUDA; the time budget DEFAULT_CPU_BUDGET for the default
+    CPU run, no limit otherwise; decode_lengths = lengths.
+    """
+
+    sizes: tuple[str, ...] | None = None
+    models: tuple[str, ...] = tuple(MODELS)
+    lengths: tuple[int, ...] = LENGTHS
+    decode_lengths: tuple[int, ...] | None = None
+    parts: tuple[str, ...] = ("flops_check", "training", "decoding")
+    device: str = "auto"
+    vocab_size: int = VOCAB_SIZE
+    batch_tokens: int = 4096
+    warmup_steps: int | None = None
+    steps: int | None = None
+    min_steps: int = 2
+    train_seconds: float = 4.0
+    beams: int = 5
+    decode_batch: int = 32
+    decode_max_seconds: float = 3.0
+    uncached_max_length: int = 64
+    cache_ratio_length: int = 64
+    decode_repeats: int = 3
+    decode_repeat_below: float = 0.5
+    time_budget: float | None = None
+
+    def resolved(self, device: torch.device) -> "SpeedConfig":
+        """Every None replaced by the default on `device`; raises ValueError for an unknown model."""
+        unknown = [name for name in self.models if name not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r}: choose from {', '.join(MODELS)}")
+        cuda = device.type == "cuda"
+        return replace(
+            self,
+            sizes=self.sizes or (("demo", "full") if cuda else ("demo",)),
+            decode_lengths=self.decode_lengths or self.lengths,
+            warmup_steps=(3 if cuda else 1) if self.warmup_steps is None else self.warmup_steps,
+            steps=(10 if cuda else 3) if self.steps is None else self.steps,
+            time_budget=(DEFAULT_CPU_BUDGET if not cuda and not self.sizes else 0.0)
+            if self.time_budget is None else self.time_budget,
+        )
+
+    def settings(self) -> dict:
+        """The result document's `settings`: the resolved fields and the constants of the training step."""
+        return {**{key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()
+                   if key != "device"},
+                "parts": sorted(self.parts), "training_share_of_budget": TRAINING_SHARE,
+                "label_smoothing": LABEL_SMOOTHING, "max_grad_norm": MAX_GRAD_NORM}
+
+
+def run(config: SpeedConfig) -> dict:
+    """Run every part of the benchmark that `config` asks for; returns the result document."""
     from pipelines.training import configure_cpu
 
     started, seconds = time.perf_counter(), {}
     configure_cpu()
-    device = pick_device(args.device)
-    sizes = args.sizes.split(",") if args.sizes else (["demo", "full"] if device.type == "cuda" else ["demo"])
-    if args.warmup_steps is None:
-        args.warmup_steps = 3 if device.type == "cuda" else 1
-    if args.steps is None:
-        args.steps = 10 if device.type == "cuda" else 3
-    if args.time_budget is None:
-        args.time_budget = DEFAULT_CPU_BUDGET if device.type == "cpu" and not args.sizes else 0.0
-    names = args.models.split(",")
-    for name in names:
-        if name not in MODELS:
-            raise SystemExit(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
-    lengths = [int(x) for x in args.lengths.split(",")]
-    decode_lengths = [int(x) for x in args.decode_lengths.split(",")] if args.decode_lengths else lengths
-    parts = set(args.parts.split(","))
-
+    device = pick_device(config.device)
+    config = config.resolved(device)
     result = {
         "benchmark": "lineage-speed",
         "date": datetime.now().strftime("%Y-%m-%d"),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": environment(device),
-        "settings": {
-            "sizes": sizes, "models": names, "lengths": lengths, "decode_lengths": decode_lengths,
-            "batch_tokens": args.batch_tokens, "vocab_size": args.vocab_size, "warmup_steps": args.warmup_steps,
-            "steps": args.steps, "min_steps": args.min_steps, "train_seconds": args.train_seconds,
-            "beams": args.beams, "decode_batch": args.decode_batch, "decode_max_seconds": args.decode_max_seconds,
-            "uncached_max_length": args.uncached_max_length, "cache_ratio_length": args.cache_ratio_length,
-            "decode_repeats": args.decode_repeats, "decode_repeat_below": args.decode_repeat_below,
-            "time_budget": args.time_budget, "training_share_of_budget": TRAINING_SHARE, "parts": sorted(parts),
-            "label_smoothing": LABEL_SMOOTHING, "max_grad_norm": MAX_GRAD_NORM,
-        },
+        "settings": config.settings(),
         "methods": dict(METHODS),
     }
-    log(f"device {device.type}, {torch.get_num_threads()} threads, sizes {sizes}, load {os.getloadavg()[0]:.2f}")
-
-    isolate = "training" in parts and device.type == "cpu"
+    log(f"device {device.type}, {torch.get_num_threads()} threads, sizes {list(config.sizes)}, "
+        f"load {os.getloadavg()[0]:.2f}")
+    isolate = "training" in config.parts and device.type == "cpu"
     if isolate:
         isolation_context()  # imports in the background while the FLOP counts run
-    models = {}
-    for size in sizes:
-        for name in names:
-            model = build(name, size, max(lengths + decode_lengths), args.vocab_size)
-            info = model_info(model)
-            info["flops_per_target_token"] = {
-                str(length): training_flops_per_target_token(model.config, length)
-                for length in sorted(set(lengths + decode_lengths))
-            }
-            info["forward_flops_by_part"] = {
-                str(length): forward_flops(model.config, length, length) for length in lengths
-            }
-            if "flops_check" in parts:
-                info["flops_check"] = flops_check(model)
-            models[f"{size}/{name}"] = info
-            del model
-    result["models"] = models
-
+    result["models"] = describe_models(config)
     if isolate:  # the forkserver's imports must be over before anything is timed
         with isolation_context().Pool(1) as pool:
             pool.apply(os.getpid)
     ceiling_start = matmul_ceiling(device)
     log(f"matmul {ceiling_start['gflops_median']:.1f} GFLOP/s ({ceiling_start['dtype']})")
-
     seconds["flops_and_ceiling"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    budget = args.time_budget or math.inf
+    mark, budget = time.perf_counter(), config.time_budget or math.inf
+    names, sizes = list(config.models), list(config.sizes)
     result["training"] = (
-        run_training(names, sizes, lengths, args, device, started + TRAINING_SHARE * budget)
-        if "training" in parts else []
+        run_training(names, sizes, list(config.lengths), config, device, started + TRAINING_SHARE * budget)
+        if "training" in config.parts else []
     )
     seconds["training"] = time.perf_counter() - mark
-    # Measured again after training: a burst of other work on the machine during one measurement
-    # lowers its median, so the ceiling is the higher of the two.
-    ceiling_end = matmul_ceiling(device)
-    result["ceiling"] = dict(max(ceiling_start, ceiling_end, key=lambda c: c["gflops_median"]),
-                             gflops_median_at_start=ceiling_start["gflops_median"],
-                             gflops_median_after_training=ceiling_end["gflops_median"])
-    log(f"matmul ceiling {result['ceiling']['gflops_median']:.1f} GFLOP/s (after training: "
-        f"{ceiling_end['gflops_median']:.1f})")
-    add_flops(result["training"], models, result["ceiling"])
+    result["ceiling"] = higher_ceiling(ceiling_start, matmul_ceiling(device))
+    add_flops(result["training"], result["models"], result["ceiling"])
     mark = time.perf_counter()
-    result["decoding"] = (
-        run_decoding(names, sizes, decode_lengths, args, device, started + budget) if "decoding" in parts else []
-    )
+    result["decoding"] = (run_decoding(names, sizes, list(config.decode_lengths), config, device, started + budget)
+                          if "decoding" in config.parts else [])
     seconds["decoding"] = time.perf_counter() - mark
-    result["cache_speedup"] = cache_speedups(result["decoding"], args.cache_ratio_length)
+    result["cache_speedup"] = cache_speedups(result["decoding"], config.cache_ratio_length)
     result["summary"] = summary(result["training"], result["decoding"], result["cache_speedup"])
     result["environment"]["load_average_at_end"] = list(os.getloadavg())
     result["total_seconds"] = time.perf_counter() - started
@@ -743,17 +749,57 @@ def run(args) -> dict:
     return result
 
 
+def describe_models(config: SpeedConfig) -> dict:
+    """Parameters, config and FLOPs per target token of every "<size>/<model>" (and the FLOP check)."""
+    lengths, every_length = list(config.lengths), sorted(set(config.lengths + config.decode_lengths))
+    models = {}
+    for size in config.sizes:
+        for name in config.models:
+            model = build(name, size, max(every_length), config.vocab_size)
+            info = model_info(model)
+            info["flops_per_target_token"] = {
+                str(length): training_flops_per_target_token(model.config, length) for length in every_length
+            }
+            info["forward_flops_by_part"] = {str(length): forward_flops(model.config, length, length) for length in lengths}
+            if "flops_check" in config.parts:
+                info["flops_check"] = flops_check(model)
+            models[f"{size}/{name}"] = info
+            del model
+    return models
+
+
+def higher_ceiling(at_start: dict, after_training: dict) -> dict:
+    """The ceiling, measured before and after training: a burst of other work on the machine during one
+    measurement lowers its median, so the higher of the two counts."""
+    ceiling = dict(max(at_start, after_training, key=lambda c: c["gflops_median"]),
+                   gflops_median_at_start=at_start["gflops_median"],
+                   gflops_median_after_training=after_training["gflops_median"])
+    log(f"matmul ceiling {ceiling['gflops_median']:.1f} GFLOP/s (after training: "
+        f"{after_training['gflops_median']:.1f})")
+    return ceiling
+
+
+def names(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated names."""
+    return tuple(item for item in text.split(",") if item)
+
+
+def integers(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated integers."""
+    return tuple(int(item) for item in names(text))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = p.add_argument
-    add("--sizes", default=None, help="comma-separated model sizes (default: demo on CPU, demo,full on CUDA)")
-    add("--models", default=",".join(MODELS), help="comma-separated benchmark models (default: %(default)s)")
-    add("--lengths", default=",".join(map(str, LENGTHS)),
+    add("--sizes", type=names, default=None, help="comma-separated model sizes (default: demo on CPU, demo,full on CUDA)")
+    add("--models", type=names, default=",".join(MODELS), help="comma-separated benchmark models (default: %(default)s)")
+    add("--lengths", type=integers, default=",".join(map(str, LENGTHS)),
         help="source = target lengths of training (default: %(default)s)")
-    add("--decode-lengths", default=None, help="target lengths of decoding (default: --lengths)")
-    add("--parts", default="flops_check,training,decoding",
+    add("--decode-lengths", type=integers, default=None, help="target lengths of decoding (default: --lengths)")
+    add("--parts", type=names, default="flops_check,training,decoding",
         help="what to run; the ceiling always runs (default: %(default)s)")
     add("--device", default="auto", help="auto | cpu | cuda (default: %(default)s)")
     add("--vocab-size", type=int, default=VOCAB_SIZE, help="vocabulary of the models (default: %(default)s)")
@@ -787,10 +833,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = vars(parser().parse_args(argv))
+    output_dir = args.pop("output_dir")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    result = run(args)
-    json_path, plot_path = write_results(result, args.output_dir)
+    try:
+        result = run(SpeedConfig(**args))
+    except ValueError as error:  # a setting: one line, no traceback
+        raise SystemExit(str(error)) from None
+    json_path, plot_path = write_results(result, output_dir)
     print(json.dumps(result, indent=2))
     log(f"wrote {json_path} and {plot_path} in {result['total_seconds']:.0f} s")
     return 0

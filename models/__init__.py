@@ -103,6 +103,8 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     an interrupted save never leaves a half-written folder behind.
     """
     folder = Path(folder)
+    # Named as pipelines.files.staging_path names it (so its clean-up finds it); models/ travels to the
+    # Hub alone and cannot import pipelines/, so it keeps this one-line copy of the rule.
     staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     model.config.custom_pipelines = CUSTOM_PIPELINES

@@ -15,6 +15,7 @@ failed to load or to run (the others still answer).
 One file, two uses, one copy of the UI:
 
     lineage app runs/demo    pipelines/cli.py builds the catalog from the run's results.json
+                             (space.catalog_from_run)
     python app.py            in a Space written by `lineage publish-space`, which copies this
                              file verbatim; it reads the catalog from models.json beside it
 
@@ -58,24 +59,6 @@ CONCURRENCY_ID = "models"
 
 
 # ---------------------------------------------------------------------------- catalogs
-
-
-def catalog_from_run(run_dir: str | Path) -> dict:
-    """The catalog of a `lineage compare` run: its tasks, their test examples, and its model folders."""
-    run_dir = Path(run_dir)
-    results_path = run_dir / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no results.json: pass the folder of a `lineage compare` run")
-    results = json.loads(results_path.read_text())
-    tasks = {}
-    for name, entry in results["tasks"].items():
-        models = [
-            {"key": row, "label": model.get("label") or row, "model": str(run_dir / model["folder"])}
-            for row, model in entry["models"].items()
-        ]
-        tasks[name] = {"kind": entry["task"]["kind"], "examples": list(entry.get("test_sources") or []),
-                       "models": models}
-    return {"title": f"Lineage: {results.get('name') or run_dir.name}", "tasks": tasks}
 
 
 def catalog_from_models(models: list[str], kind: str = "translation", examples: list[str] = ()) -> dict:

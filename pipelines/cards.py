@@ -20,23 +20,17 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .architectures import RECURRENT
 from .files import write_text
+from .tables import comparison_table
+from .results import Results, Row, TaskEntry, TaskSummary
+from .tasks import SCORES, metric_modules, score_name
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
 CARD_NAME = "README.md"
 
-RECURRENT_ARCHS = ("rnn", "lstm")
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}
 OUTPUT_KEYS = {"translation": "translation_text", "summarization": "summary_text"}
-# The scores each kind of task reports, in display order, and the `evaluate` module behind each.
-SCORES = {"translation": ("bleu", "chrf"), "summarization": ("rouge1", "rouge2", "rougeL", "rougeLsum")}
-METRIC_MODULES = {
-    "bleu": "sacrebleu", "chrf": "chrf", "rouge1": "rouge", "rouge2": "rouge", "rougeL": "rouge", "rougeLsum": "rouge",
-}
-METRIC_NAMES = {
-    "bleu": "BLEU", "chrf": "chrF", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
-    "rougeLsum": "ROUGE-Lsum",
-}
 
 # Licence ids the Hub knows (https://huggingface.co/docs/hub/repositories-licenses), the ones
 # datasets commonly state; anything else becomes "other" with a name and a link.
@@ -170,22 +164,18 @@ ENVIRONMENT_LABELS = {
 }
 
 
-def model_card(results: dict, task_name: str, model_key: str, repo_id: str | None = None) -> ModelCard:
-    """The model card of `results["tasks"][task_name]["models"][model_key]`.
+def model_card(results: Results, task_name: str, model_key: str, repo_id: str | None = None) -> ModelCard:
+    """The model card of `results.tasks[task_name].models[model_key]`.
 
     Args:
-        results: the comparison's results (the structure `lineage compare` writes to results.json).
+        results: the comparison's results (what `lineage compare` writes to results.json).
         task_name: a key of `results["tasks"]`.
         model_key: a key of that task's `"models"`.
         repo_id: the Hub repo the model is published to; names the model in
             the metadata and the usage snippets. Without it the model is named
             `lineage-<task>-<model>` (and the snippets say to use that folder).
     """
-    try:
-        task_entry = results["tasks"][task_name]
-    except KeyError:
-        raise KeyError(f"results have no task {task_name!r}: they have {', '.join(results.get('tasks', {}))}") from None
-    models = task_entry["models"]
+    models = results.task(task_name).models
     if model_key not in models:
         raise KeyError(f"task {task_name!r} has no model {model_key!r}: it has {', '.join(models)}")
     context = _context(results, task_name, model_key, repo_id)
@@ -197,19 +187,18 @@ def write_card(card: ModelCard, folder: str | Path) -> Path:
     return write_text(Path(folder) / CARD_NAME, str(card))
 
 
-def write_cards(run_folder: str | Path, results: dict, repo_ids: dict | None = None) -> list[Path]:
+def write_cards(run_folder: str | Path, results: Results, repo_ids: dict | None = None) -> list[Path]:
     """Write a card into every model folder of a comparison run.
 
-    `results[...]["folder"]` paths are relative to `run_folder`. `repo_ids`
+    The rows' `folder` paths are relative to `run_folder`. `repo_ids`
     optionally maps (task_name, model_key) to the repo each model will be
     published to. Returns the README paths written.
     """
     written = []
-    for task_name, task_entry in results["tasks"].items():
-        for model_key, entry in task_entry["models"].items():
-            repo_id = (repo_ids or {}).get((task_name, model_key))
-            card = model_card(results, task_name, model_key, repo_id=repo_id)
-            written.append(write_card(card, Path(run_folder) / entry["folder"]))
+    for task_name, model_key, entry in results.rows():
+        repo_id = (repo_ids or {}).get((task_name, model_key))
+        card = model_card(results, task_name, model_key, repo_id=repo_id)
+        written.append(write_card(card, Path(run_folder) / entry.folder))
     return written
 
 
@@ -252,7 +241,7 @@ def _card_data(context: dict) -> ModelCardData:
                 dataset_name=context["dataset_title"],
                 dataset_config=context["dataset_config"],
                 dataset_split=context["dataset_split"],
-                metric_type=METRIC_MODULES[row["key"]],
+                metric_type=row["module"],
                 metric_name=row["name"],
                 metric_value=row["rounded"],
                 metric_config=row["signature"],
@@ -267,149 +256,133 @@ def _card_data(context: dict) -> ModelCardData:
 # ---------------------------------------------------------------------------- body
 
 
-def _context(results: dict, task_name: str, model_key: str, repo_id: str | None) -> dict:
-    task_entry = results["tasks"][task_name]
-    task = task_entry["task"]
-    entry = task_entry["models"][model_key]
-    kind = task["kind"]
-    if kind not in PIPELINE_TAGS:
-        raise ValueError(f"task {task_name!r} has unknown kind {kind!r}")
-    arch = entry["arch"]
-    config = entry.get("model_config") or {}
-    training = entry.get("training") or {}
-    test = entry.get("test") or {}
-    environment = results.get("environment") or {}
-    main_metric = task.get("main_metric") or SCORES[kind][0]
+def _context(results: Results, task_name: str, model_key: str, repo_id: str | None) -> dict:
+    """Every value the template shows, taken from the results."""
+    task_entry = results.tasks[task_name]
+    task, entry = task_entry.task, task_entry.models[model_key]
+    if task.kind not in PIPELINE_TAGS:
+        raise ValueError(f"task {task_name!r} has unknown kind {task.kind!r}")
+    model_name = repo_id or default_model_name(task_name, model_key)
+    return dict(
+        model_name=model_name, repo_id=repo_id, model_ref=repo_id or model_name, task_name=task_name,
+        model_key=model_key, run_name=results.name, preset=results.preset,
+        budget_text=_budget(results.budget_of(task_name)), sibling_count=len(task_entry.models),
+        comparison_lines=comparison_table(task_entry, mark=model_key, ranked=True),
+        **_task_context(task_entry), **_model_context(entry, model_key, task),
+        **_test_context(entry.test, task), **_environment_context(results.environment),
+        examples=_examples(task_entry, entry),
+    )
+
+
+def _task_context(task_entry: TaskEntry) -> dict:
+    """What the card says about the task: kind, dataset, languages, licence, the usage example."""
+    task = task_entry.task
     # A local folder is named by its last part only: no local paths in a published card.
-    on_hub = _looks_like_hub_id(task["dataset"])
-    dataset = task["dataset"] if on_hub else Path(task["dataset"]).name
+    on_hub = _looks_like_hub_id(task.dataset)
+    dataset = task.dataset if on_hub else Path(task.dataset).name
     dataset_url = f"https://huggingface.co/datasets/{dataset}" if on_hub else None
     known = DATASETS.get(dataset, {})
-    recurrent = arch in RECURRENT_ARCHS
-    attention_text, attention_tag = _attention(arch, config)
-    embeddings = entry.get("embeddings") or "random"
-    model_name = repo_id or default_model_name(task_name, model_key)
-    languages = _languages(task)
-
-    license_text = task.get("license") or "unknown"
-    license_id = hub_license(license_text)
+    license_text = task.license or "unknown"
     lowered = license_text.lower()
     license_words = re.split(r"[^a-z]+", lowered)
-
-    test_split = str(task.get("test_split") or "test")
-    test_count = test.get("count")
-    if test_count is None and test.get("by_source_length"):
-        test_count = sum(bucket.get("count", 0) for bucket in test["by_source_length"])
-    metric_rows = [
-        {
-            "key": key,
-            "name": METRIC_NAMES[key],
-            "value": _fixed(test[key]),
-            "rounded": round(float(test[key]), 2),
-            "signature": test.get(f"{key}_signature"),
-        }
-        for key in SCORES[kind]
-        if test.get(key) is not None
-    ]
-
-    tags = ["lineage", arch, "seq2seq", kind, attention_tag]
-    if recurrent and config.get("cell") and config["cell"] != arch:
-        tags.append(config["cell"])
-    if embeddings.startswith("word2vec"):
-        tags.append("word2vec")
-    if recurrent:
-        tags.append("custom_code")
-
-    source_language = task.get("source_language")
-    test_sources = task_entry.get("test_sources") or []
-    if kind == "translation" and test_sources and len(test_sources[0]) <= 200:
-        example = test_sources[0]  # a real test sentence
-    elif kind == "translation":
-        example = EXAMPLE_SENTENCES.get(source_language, EXAMPLE_SENTENCES["en"])
-    else:
-        example = EXAMPLE_DIALOGUES.get(dataset, EXAMPLE_DIALOGUE)
-
-    siblings_header, sibling_rows = _siblings(task_entry, model_key, kind, main_metric)
-    length_header, length_rows = _by_length(test.get("by_source_length") or [], main_metric)
-
     return dict(
-        model_name=model_name,
-        repo_id=repo_id,
-        model_ref=repo_id or model_name,
-        label=entry.get("label") or model_key,
-        arch=arch,
-        model_key=model_key,
-        recurrent=recurrent,
-        run_name=results.get("name"),
-        preset=results.get("preset"),
-        task_name=task_name,
-        kind=kind,
-        pipeline_tag=PIPELINE_TAGS[kind],
-        output_key=OUTPUT_KEYS[kind],
-        dataset=dataset,
-        dataset_on_hub=on_hub,
-        dataset_url=dataset_url,
+        kind=task.kind, pipeline_tag=PIPELINE_TAGS[task.kind], output_key=OUTPUT_KEYS[task.kind],
+        dataset=dataset, dataset_on_hub=on_hub, dataset_url=dataset_url,
         dataset_title=_dataset_title(task, dataset, known),
         dataset_domain=known.get("domain") or "the text of its training data",
-        dataset_config=task.get("multiref_config") or task.get("dataset_config"),
-        dataset_split=test_split.split()[0],
-        test_split=test_split,
-        test_count=_maybe(_integer, test_count),
-        source_language=source_language,
-        target_language=task.get("target_language"),
-        languages=languages,
-        metric_modules=list(dict.fromkeys(task.get("metrics") or [METRIC_MODULES[key] for key in SCORES[kind]])),
-        tags=tags,
-        architecture_lines=_architecture_lines(arch, config, attention_text),
-        config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
-        parameters=_maybe(_integer, entry.get("parameters")),
-        parameters_short=_maybe(_short, entry.get("parameters")),
-        embeddings_text=EMBEDDINGS.get(embeddings, embeddings),
-        example_literal=_python_string(example),
-        training_rows=_training_rows(training, METRIC_NAMES.get(main_metric, main_metric)),
-        environment_rows=[(label, _cell(_plain(environment[key]))) for key, label in ENVIRONMENT_LABELS.items()
-                          if environment.get(key) is not None],
-        hardware=environment.get("hardware") or environment.get("device"),
-        budget_text=_budget(task_entry.get("budget") or results.get("budget")),
-        train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
-        tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")),
-        main_metric_name=METRIC_NAMES.get(main_metric, main_metric),
-        metric_rows=metric_rows,
-        signature_rows=[row for row in metric_rows if row["signature"]],
-        generation_text=", ".join(f"`{key}={value!r}`" for key, value in (test.get("generation") or {}).items()),
-        generate_args="".join(f", {key}={value!r}" for key, value in (test.get("generation") or {}).items()),
-        sentences_per_second=_maybe(lambda rate: _fixed(rate, 1), test.get("sentences_per_second")),
-        length_header=length_header,
-        length_rows=length_rows,
-        siblings_header=siblings_header,
-        sibling_rows=sibling_rows,
-        sibling_count=len(task_entry["models"]),
-        license_text=license_text,
-        license_id=license_id or "other",
+        dataset_config=task.multiref_config or task.dataset_config,
+        source_language=task.source_language, target_language=task.target_language, languages=_languages(task),
+        metric_modules=list(task.metrics or metric_modules(task.kind)),
+        main_metric_name=score_name(task.main_metric),
+        example_literal=_python_string(_example(task_entry, dataset)),
+        license_text=license_text, license_id=hub_license(license_text) or "other",
         license_name=known.get("license_name") or _slug(license_text),
         license_link=known.get("license_link") or dataset_url,
         noncommercial="nc" in license_words or "non-commercial" in lowered or "noncommercial" in lowered,
         noderivatives="nd" in license_words or "no-derivatives" in lowered or "noderivatives" in lowered,
         citation=known.get("citation"),
-        seed=training.get("seed"),
-        examples=_examples(task_entry, entry),
     )
 
 
-def _languages(task: dict) -> list[str]:
-    languages = [task.get("source_language"), task.get("target_language")]
+def _example(task_entry: TaskEntry, dataset: str) -> str:
+    """The usage snippets' input: a real test sentence if short, else a made-up one in the data's format."""
+    task, sources = task_entry.task, task_entry.test_sources
+    if task.kind == "translation" and sources and len(sources[0]) <= 200:
+        return sources[0]
+    if task.kind == "translation":
+        return EXAMPLE_SENTENCES.get(task.source_language, EXAMPLE_SENTENCES["en"])
+    return EXAMPLE_DIALOGUES.get(dataset, EXAMPLE_DIALOGUE)
+
+
+def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
+    """What the card says about the model: architecture, sizes, embeddings, training."""
+    arch, config, training = entry.arch, entry.model_config, entry.training
+    recurrent = arch in RECURRENT
+    attention_text, attention_tag = _attention(arch, config)
+    tags = ["lineage", arch, "seq2seq", task.kind, attention_tag]
+    if recurrent and config.get("cell") and config["cell"] != arch:
+        tags.append(config["cell"])
+    if entry.embeddings.startswith("word2vec"):
+        tags.append("word2vec")
+    if recurrent:
+        tags.append("custom_code")
+    return dict(
+        label=entry.label or model_key, arch=arch, recurrent=recurrent, tags=tags,
+        architecture_lines=_architecture_lines(arch, config, attention_text),
+        config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
+        parameters=_maybe(_integer, entry.parameters), parameters_short=_maybe(_short, entry.parameters),
+        embeddings_text=EMBEDDINGS.get(entry.embeddings, entry.embeddings),
+        training_rows=_training_rows(training, score_name(task.main_metric)),
+        train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
+        tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")), seed=training.get("seed"),
+    )
+
+
+def _test_context(test: dict, task: TaskSummary) -> dict:
+    """What the card says about the test: split, count, scores and their signatures, by length, decoding."""
+    test_split = str(task.test_split or "test")
+    test_count = test.get("count")
+    if test_count is None and test.get("by_source_length"):
+        test_count = sum(bucket.get("count", 0) for bucket in test["by_source_length"])
+    metric_rows = [
+        {"key": score.key, "name": score.name, "module": score.module, "value": _fixed(test[score.key]),
+         "rounded": round(float(test[score.key]), 2), "signature": test.get(f"{score.key}_signature")}
+        for score in SCORES[task.kind] if test.get(score.key) is not None
+    ]
+    length_header, length_rows = _by_length(test.get("by_source_length") or [], task.main_metric)
+    generation = test.get("generation") or {}
+    return dict(
+        dataset_split=test_split.split()[0], test_split=test_split, test_count=_maybe(_integer, test_count),
+        metric_rows=metric_rows, signature_rows=[row for row in metric_rows if row["signature"]],
+        generation_text=", ".join(f"`{key}={value!r}`" for key, value in generation.items()),
+        generate_args="".join(f", {key}={value!r}" for key, value in generation.items()),
+        sentences_per_second=_maybe(lambda rate: _fixed(rate, 1), test.get("sentences_per_second")),
+        length_header=length_header, length_rows=length_rows,
+    )
+
+
+def _environment_context(environment: dict) -> dict:
+    return dict(
+        environment_rows=[(label, _cell(_plain(environment[key]))) for key, label in ENVIRONMENT_LABELS.items()
+                          if environment.get(key) is not None],
+        hardware=environment.get("hardware") or environment.get("device"),
+    )
+
+
+def _languages(task: TaskSummary) -> list[str]:
+    languages = [task.source_language, task.target_language]
     return list(dict.fromkeys(language for language in languages if language)) or ["en"]
 
 
-def _dataset_title(task: dict, dataset: str, known: dict) -> str:
+def _dataset_title(task: TaskSummary, dataset: str, known: dict) -> str:
     title = known.get("name") or dataset
-    if task["kind"] == "translation" and task.get("source_language") and task.get("target_language"):
-        title += f" {task['source_language']}-{task['target_language']}"
+    if task.kind == "translation" and task.source_language and task.target_language:
+        title += f" {task.source_language}-{task.target_language}"
     return title
 
 
 def _attention(arch: str, config: dict) -> tuple[str, str]:
-    if arch in RECURRENT_ARCHS:
+    if arch in RECURRENT:
         attention = config.get("attention", "none")
         text, tag = ATTENTION.get(attention, (attention, f"{attention}-attention"))
         if config.get("input_feeding"):
@@ -421,7 +394,7 @@ def _attention(arch: str, config: dict) -> tuple[str, str]:
 def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[str]:
     get = config.get
     lines = []
-    if arch in RECURRENT_ARCHS:
+    if arch in RECURRENT:
         cell = get("cell") or arch
         lines.append(f"Recurrent unit: {CELLS.get(cell, cell)}.")
         if get("encoder_layers") is not None:
@@ -467,42 +440,12 @@ def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[st
     return lines
 
 
-def _siblings(task_entry: dict, this_key: str, kind: str, main_metric: str) -> tuple[list[str], list[list[str]]]:
-    models = task_entry["models"]
-    scores = [key for key in SCORES[kind] if any((m.get("test") or {}).get(key) is not None for m in models.values())]
-    header = ["Model", "Architecture", "Embeddings", "Parameters"] + [METRIC_NAMES[key] for key in scores] + [
-        "Training time", "Target tokens/s", "Decoding (sentences/s)"
-    ]
-
-    def rank(item):  # best main metric first; models without it last
-        value = (item[1].get("test") or {}).get(main_metric)
-        return (value is None, -(value or 0.0))
-
-    rows = []
-    for key, entry in sorted(models.items(), key=rank):
-        test = entry.get("test") or {}
-        training = entry.get("training") or {}
-        label = _cell(entry.get("label") or key)
-        name = f"**{label}** (this model)" if key == this_key else label
-        rows.append(
-            [name, _cell(entry.get("arch", "")), _cell(entry.get("embeddings") or "random"),
-             _maybe(_short, entry.get("parameters"), "–")]
-            + [_maybe(_fixed, test.get(score), "–") for score in scores]
-            + [
-                _maybe(_duration, training.get("train_seconds"), "–"),
-                _maybe(_rate, training.get("target_tokens_per_second"), "–"),
-                _maybe(lambda rate: _fixed(rate, 1), test.get("sentences_per_second"), "–"),
-            ]
-        )
-    return header, rows
-
-
 def _by_length(buckets: list[dict], main_metric: str) -> tuple[list[str], list[list[str]]]:
     if not buckets:
         return [], []
     scores = [key for key in buckets[0] if key not in ("min_length", "max_length", "count")]
     scores.sort(key=lambda key: key != main_metric)
-    header = ["Source length (tokens)", "Examples"] + [METRIC_NAMES.get(key, key) for key in scores]
+    header = ["Source length (tokens)", "Examples"] + [score_name(key) for key in scores]
     rows = [
         [f"{bucket['min_length']}–{bucket['max_length']}", _integer(bucket["count"])]
         + [_maybe(_fixed, bucket.get(key), "–") for key in scores]
@@ -529,11 +472,9 @@ def _training_rows(training: dict, main_metric_name: str) -> list[tuple[str, str
     return rows
 
 
-def _examples(task_entry: dict, entry: dict) -> list[dict]:
+def _examples(task_entry: TaskEntry, entry: Row) -> list[dict]:
     """The first test examples: source, (first) reference and this model's output."""
-    sources = task_entry.get("test_sources") or []
-    references = task_entry.get("test_references") or []
-    outputs = entry.get("examples") or []
+    sources, references, outputs = task_entry.test_sources, task_entry.test_references, entry.examples
     rows = []
     for i, (source, output) in enumerate(zip(sources[:EXAMPLES_SHOWN], outputs)):
         reference = references[i] if i < len(references) else None

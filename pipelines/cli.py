@@ -5,12 +5,15 @@
     lineage study    --preset demo                                          (StudyConfig fields)
     lineage report   [RUN_DIR] [--readme README.md]                         (report.md, or README sections, from results.json)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
-    lineage publish  MODEL_DIR --repo-id user/name [--local-dir DIR] [--private]
+    lineage publish  MODEL_DIR --repo_id user/name [--local_dir DIR] [--private]
     lineage app      RUN_DIR | MODEL_DIR_OR_HUB_ID... [--kind translation] [--host 127.0.0.1] [--port 7860]
                      (needs the app extra: pip install 'lineage[app]')
-    lineage publish-space RUN_DIR --repo-id user/name [--local-dir DIR] [--model-repo FOLDER=REPO] [--private]
+    lineage publish-space RUN_DIR --repo_id user/name [--local_dir DIR] [--model_repo FOLDER=REPO] [--private]
 
 `train`, `compare` and `study` also run under `accelerate launch` through scripts/.
+Every flag is written with underscores, as the dataclass fields behind
+`train`, `compare` and `study` are named; each one also accepts dashes
+(`--source-column` for `--source_column`).
 
 A mistake the project detects (a setting, a folder, the data, a checkpoint) ends
 in one line, `lineage <command>: <message>`, and exit code 2; an unexpected error
@@ -47,15 +50,16 @@ def run_compare(argv: list[str]) -> None:
     if not launch_state().is_main_process:
         return
     print(f"report: {config.resolved().run_dir / 'report.md'}")
-    for task, entry in results["tasks"].items():
-        for row, model in entry["models"].items():
-            print(f"{task} {row}: {entry['task']['main_metric']} {model['test'][entry['task']['main_metric']]:.2f}")
+    for task, row, model in results.rows():
+        main = results.tasks[task].task.main_metric
+        print(f"{task} {row}: {main} {model.test[main]:.2f}")
 
 
 def run_study(argv: list[str]) -> None:
     from transformers import HfArgumentParser
 
-    from .study import StudyConfig, study
+    from .study.grid import StudyConfig
+    from .study.runner import study
     from .training import launch_state
 
     config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]
@@ -80,14 +84,14 @@ def run_evaluate(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="lineage evaluate", description="Score a model folder on a task's test split.")
     parser.add_argument("model", help="model folder (a run's best/ or a published folder)")
     parser.add_argument("--task", default="multi30k", help="benchmark name, Hub dataset id or local folder")
-    parser.add_argument("--source-language", default="de")
-    parser.add_argument("--target-language", default="en")
+    option(parser, "--source_language", default="de")
+    option(parser, "--target_language", default="en")
     parser.add_argument("--kind", help="translation | summarization (custom datasets)")
-    parser.add_argument("--source-column")
-    parser.add_argument("--target-column")
-    parser.add_argument("--num-beams", type=positive, help="beam size (default: the task's)")
-    parser.add_argument("--length-penalty", type=float)
-    parser.add_argument("--max-new-tokens", type=positive)
+    option(parser, "--source_column")
+    option(parser, "--target_column")
+    option(parser, "--num_beams", type=positive, help="beam size (default: the task's)")
+    option(parser, "--length_penalty", type=float)
+    option(parser, "--max_new_tokens", type=positive)
     parser.add_argument("--samples", type=positive, help="score only the first N test examples")
     parser.add_argument("--predictions", help="write predictions here, one per line")
     parser.add_argument("--output", help="write the scores here as JSON")
@@ -113,6 +117,11 @@ def run_evaluate(argv: list[str]) -> None:
     print(text)
 
 
+def option(parser: argparse.ArgumentParser, flag: str, **settings) -> None:
+    """Add `flag` (written with underscores, as the dataclass commands' flags are) and its dashed spelling."""
+    parser.add_argument(flag, flag.replace("_", "-"), **settings)
+
+
 def positive(text: str) -> int:
     """An argparse type: a positive integer."""
     value = int(text)
@@ -126,8 +135,8 @@ def run_publish(argv: list[str]) -> None:
 
     parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
     parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
-    parser.add_argument("--repo-id", required=True, help="user/name on the Hub")
-    parser.add_argument("--local-dir", help="write exactly what would be uploaded here instead (no network)")
+    option(parser, "--repo_id", required=True, help="user/name on the Hub")
+    option(parser, "--local_dir", help="write exactly what would be uploaded here instead (no network)")
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     # The token comes from HF_TOKEN or the login cache; it is never a flag, so never in shell history.
@@ -140,22 +149,22 @@ def run_publish_space(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="lineage publish-space",
                                      description="Upload a Hub Space that runs a comparison's models side by side.")
     parser.add_argument("run", help="a `lineage compare` run folder (e.g. runs/demo)")
-    parser.add_argument("--repo-id", required=True, help="user/name of the Space on the Hub")
-    parser.add_argument("--local-dir", help="write exactly what would be uploaded here instead (no network)")
-    parser.add_argument("--model-repo", action="append", default=[], metavar="FOLDER=REPO",
+    option(parser, "--repo_id", required=True, help="user/name of the Space on the Hub")
+    option(parser, "--local_dir", help="write exactly what would be uploaded here instead (no network)")
+    option(parser, "--model_repo", action="append", default=[], metavar="FOLDER=REPO",
                         help="the Hub repo of a model folder of the run (e.g. multi30k-de-en-lstm=you/lstm-de-en); "
                              "default: <Space owner>/lineage-<folder>")
     parser.add_argument("--private", action="store_true")
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.model_repo if "=" in item)
     if len(overrides) != len(args.model_repo):
-        raise ConfigError("--model-repo takes FOLDER=REPO")
+        raise ConfigError("--model_repo takes FOLDER=REPO")
     repos = model_repos(args.run, args.repo_id, overrides)
     print(publish_space(args.run, args.repo_id, local_dir=args.local_dir, model_repo_overrides=overrides,
                         private=args.private))
     print("The Space loads these model repos; publish each with `lineage publish` if not done yet:")
     for folder, repo in repos.items():
-        print(f"  lineage publish {Path(args.run) / 'models' / folder} --repo-id {repo}")
+        print(f"  lineage publish {Path(args.run) / 'models' / folder} --repo_id {repo}")
 
 
 def run_app(argv: list[str]) -> None:
@@ -164,6 +173,7 @@ def run_app(argv: list[str]) -> None:
     if importlib.util.find_spec("gradio") is None:
         raise ConfigError("gradio is not installed: pip install 'lineage[app]'")
     from . import app
+    from .space import catalog_from_run
 
     parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
@@ -176,12 +186,13 @@ def run_app(argv: list[str]) -> None:
     runs = [source for source in args.sources if (Path(source) / "results.json").is_file()]
     if runs and len(args.sources) > 1:
         raise ConfigError("pass one run folder, or any number of model folders / Hub ids, not both")
-    catalog = app.catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
+    catalog = catalog_from_run(runs[0]) if runs else app.catalog_from_models(args.sources, args.kind)
     app.serve(catalog, host=args.host, port=args.port)
 
 
 def run_report(argv: list[str]) -> None:
     from .report import refresh_readme, write_report
+    from .results import Results
 
     parser = argparse.ArgumentParser(prog="lineage report", description=(
         "Rewrite a run's report.md and plots from its results.json, or a README's results sections from the "
@@ -195,7 +206,7 @@ def run_report(argv: list[str]) -> None:
         results_file = Path(args.run) / "results.json"
         if not results_file.is_file():
             raise ConfigError(f"{results_file} does not exist: is {args.run} a `lineage compare` run folder?")
-        write_report(json.loads(results_file.read_text()), Path(args.run))
+        write_report(Results.load(results_file), Path(args.run))
         print(Path(args.run) / "report.md")
     if args.readme:
         if not Path(args.readme).is_file():

@@ -20,7 +20,6 @@ command that changes them (another budget under the same --name) is refused
 before anything trains, or with --overwrite retrains the changed rows.
 """
 
-import json
 import logging
 import os
 import platform
@@ -29,10 +28,12 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .architectures import LABELS
 from .data import load_test_references
 from .errors import ConfigError
-from .files import write_json, write_text
+from .files import write_text
 from .presets import compare_preset
+from .results import Baseline, Results, Row, TaskEntry, TaskSummary
 from .runs import changes, describe, read_record, run_settings, setting_defaults
 from .tasks import TaskSpec, get_task
 from .training import TrainConfig, launch_state, on_main_process, train
@@ -48,7 +49,6 @@ VARIANTS = {
 }
 # Variants that only apply to the recurrent models.
 RECURRENT_ONLY = ("no-attention", "pointer-generator")
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
 # The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
@@ -64,6 +64,8 @@ def named_row(name: str) -> tuple[str, str, dict]:
     if variant in RECURRENT_ONLY and arch == "transformer":
         raise ConfigError(f"row {name!r}: {variant} applies to the recurrent models only")
     return name, arch, VARIANTS.get(variant, {})
+
+
 
 
 @dataclass
@@ -258,7 +260,7 @@ def row_settings(config: CompareConfig, train_config: TrainConfig) -> dict:
 def recorded_row_settings(folder: Path, planned: dict) -> dict | None:
     """The settings a row folder was made with: row.json's once tested, else its run's run.json; None if new."""
     if (folder / "row.json").exists():
-        return json.loads((folder / "row.json").read_text()).get("settings", {})
+        return Row.load(folder / "row.json").settings or {}
     record = read_record(folder)
     return None if record is None else {**record["settings"], "test_samples": planned["test_samples"]}
 
@@ -294,19 +296,19 @@ def claim_rows(rows: list[tuple], overwrite: bool) -> None:
         )
 
 
-def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> dict:
+def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> Row:
     """Train one row (resuming if interrupted), test its best model, and return its results entry."""
     task = task_of(config, benchmark)
     train_config = row_config(config, benchmark, row, arch, overrides)
     finished = Path(train_config.output_dir) / "row.json"
     if finished.exists():
         logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
-        return json.loads(finished.read_text())
+        return Row.load(finished)
     training = train(train_config)
     return on_main_process(score_row, config, task, row, train_config, training)
 
 
-def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: TrainConfig, training: dict) -> dict:
+def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: TrainConfig, training: dict) -> Row:
     """Score a trained row's best model on the test split, save its Hub-ready folder and row.json, return its entry."""
     from transformers import AutoModelForSeq2SeqLM
 
@@ -326,32 +328,32 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
     predictions = test.pop("predictions")
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
-    entry = {
-        "settings": row_settings(config, train_config),
-        "arch": train_config.arch,
-        "label": row_label(train_config.arch, model_config, train_config.embeddings),
-        "model_config": model_config,
-        "embeddings": train_config.embeddings,
-        "parameters": training["parameters"],
-        "training": {
+    entry = Row(
+        settings=row_settings(config, train_config),
+        arch=train_config.arch,
+        label=row_label(train_config.arch, model_config, train_config.embeddings),
+        model_config=model_config,
+        embeddings=train_config.embeddings,
+        parameters=training["parameters"],
+        training={
             **{k: training[k] for k in ("steps", "epochs", "train_seconds", "target_tokens", "target_tokens_per_second",
                                         "best_step", "best_metric", "stop_reason", "num_processes", "device")},
             **{k: getattr(train_config, k) for k in ("learning_rate", "schedule", "warmup_steps", "batch_tokens",
                                                      "label_smoothing", "dropout", "seed", "size")},
         },
-        "test": test,
-        "examples": predictions[:EXAMPLES],
-        "folder": f"models/{task.name}-{row}",
-    }
-    save_model_folder(model, tokenizer, config.run_dir / entry["folder"])
-    write_json(row_dir / "row.json", entry)
+        test=test,
+        examples=predictions[:EXAMPLES],
+        folder=f"models/{task.name}-{row}",
+    )
+    save_model_folder(model, tokenizer, config.run_dir / entry.folder)
+    entry.save(row_dir / "row.json")
     return entry
 
 
 EXAMPLES = 5
 
 
-def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], references: list[list[str]]) -> dict:
+def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], references: list[list[str]]) -> dict[str, Baseline]:
     """LEAD-3 and LONGEST-3 on the test examples, scored like the models (summarization tasks only)."""
     from .baselines import BASELINES, LABELS, extract
     from .evaluation import score_outputs
@@ -361,8 +363,8 @@ def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], ref
     entries = {}
     for name in BASELINES:
         outputs = extract(name, sources)
-        entries[name] = {"label": LABELS[name], "test": score_outputs(task, tokenizer, sources, outputs, references),
-                         "examples": outputs[:EXAMPLES]}
+        entries[name] = Baseline(label=LABELS[name], test=score_outputs(task, tokenizer, sources, outputs, references),
+                                 examples=outputs[:EXAMPLES])
     return entries
 MODEL_CONFIG_KEYS = (
     "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",
@@ -371,13 +373,13 @@ MODEL_CONFIG_KEYS = (
 )
 
 
-def task_summary(task: TaskSpec) -> dict:
-    return {
-        "name": task.name, "kind": task.kind, "dataset": task.dataset, "source_language": task.source_language,
-        "target_language": task.target_language, "license": task.license, "metrics": list(task.metrics),
-        "main_metric": task.main_metric, "dataset_config": task.dataset_config, "multiref_config": task.multiref_config,
-        "test_split": f"{task.splits['test']} ({task.test_description})",
-    }
+def task_summary(task: TaskSpec) -> TaskSummary:
+    return TaskSummary(
+        name=task.name, kind=task.kind, dataset=task.dataset, source_language=task.source_language,
+        target_language=task.target_language, license=task.license, metrics=list(task.metrics),
+        main_metric=task.main_metric, dataset_config=task.dataset_config, multiref_config=task.multiref_config,
+        test_split=f"{task.splits['test']} ({task.test_description})",
+    )
 
 
 def tokenizer_folder(config: CompareConfig, benchmark: str) -> Path:
@@ -399,8 +401,8 @@ def prepare_tokenizer(config: CompareConfig, benchmark: str) -> Path:
     return folder
 
 
-def compare(config: CompareConfig) -> dict:
-    """Run the comparison; returns the results dict also written to results.json.
+def compare(config: CompareConfig) -> Results:
+    """Run the comparison; returns the results also written to results.json.
 
     Under `accelerate launch` every process trains each row (DDP); the main process
     alone trains the tokenizers, tests the rows and writes the results.
@@ -415,32 +417,29 @@ def compare(config: CompareConfig) -> dict:
     for benchmark, config in by_task.items():
         on_main_process(prepare_tokenizer, config, benchmark)
     on_main_process(announce, rows)
-    results = {
-        "name": general.name, "preset": general.preset, "config": asdict(general), "environment": environment(),
-        "tasks": {},
-    }
+    results = Results(name=general.name, preset=general.preset, config=asdict(general), environment=environment())
     for benchmark, config in by_task.items():
         task = task_of(config, benchmark)
         task_dir = run_dir / task.name
         sources, references = load_test_references(task)
         limit = config.test_samples or len(sources)
-        entry = {"task": task_summary(task), "budget": config.budget(), "models": {}, "errors": {}, "baselines": {},
-                 "test_sources": sources[:EXAMPLES], "test_references": references[:EXAMPLES], "test_count": min(limit, len(sources))}
+        entry = TaskEntry(task=task_summary(task), budget=config.budget(), test_sources=sources[:EXAMPLES],
+                          test_references=references[:EXAMPLES], test_count=min(limit, len(sources)))
         if task.kind == "summarization":
-            entry["baselines"] = on_main_process(
+            entry.baselines = on_main_process(
                 score_baselines, task, tokenizer_folder(config, benchmark), sources[:limit], references[:limit]
             )
         for row, arch, overrides in config.planned_rows():
             try:
-                entry["models"][row] = train_row(config, benchmark, row, arch, overrides)
+                entry.models[row] = train_row(config, benchmark, row, arch, overrides)
             except Exception as error:  # one architecture failing must not lose the others
                 logger.error("%s/%s failed: %s", task.name, row, error)
-                entry["errors"][row] = "".join(traceback.format_exception_only(error)).strip()
+                entry.errors[row] = "".join(traceback.format_exception_only(error)).strip()
                 if launch_state().is_main_process:
                     (task_dir / row).mkdir(parents=True, exist_ok=True)
                     write_text(task_dir / row / "error.txt", traceback.format_exc())
-        results["tasks"][task.name] = entry
-        on_main_process(write_json, run_dir / "results.json", results)
+        results.tasks[task.name] = entry
+        on_main_process(results.save, run_dir / "results.json")
     on_main_process(write_outputs, run_dir, results)
     return results
 
@@ -467,11 +466,11 @@ def announce(rows: list[tuple]) -> float:
     return seconds
 
 
-def write_outputs(run_dir: Path, results: dict) -> None:
+def write_outputs(run_dir: Path, results: Results) -> None:
     """The model cards, report.md with its plots, and the final results.json."""
     from .cards import write_cards
     from .report import write_report
 
     write_cards(run_dir, results)
     write_report(results, run_dir)
-    write_json(run_dir / "results.json", results)
+    results.save(run_dir / "results.json")

@@ -111,7 +111,7 @@ def _check_columns(split: datasets.Dataset, columns: tuple[str, ...], task: Task
     if missing:
         raise DataError(
             f"{task.resolved_dataset()} has no column {', '.join(map(repr, missing))} "
-            f"(columns: {', '.join(split.column_names)}); choose others with --source-column/--target-column"
+            f"(columns: {', '.join(split.column_names)}); choose others with --source_column/--target_column"
         )
 
 

@@ -58,23 +58,21 @@ def generate_texts(
 
 
 def score(task: TaskSpec, predictions: list[str], references: list[list[str]]) -> dict:
-    """Corpus scores: {"bleu", "bleu_signature", "chrf", "chrf_signature"} or {"rouge1", "rouge2", "rougeL", "rougeLsum"}.
+    """Corpus scores, 0-100, keyed as `task.scores` says: {"bleu", "bleu_signature", "chrf", "chrf_signature"}
+    or {"rouge1", "rouge2", "rougeL", "rougeLsum"}.
 
-    `references[i]` lists every reference of prediction i. Scores are 0-100.
+    `references[i]` lists every reference of prediction i.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} reference lists")
-    if task.kind == "translation":
-        bleu = load_metric("sacrebleu").compute(predictions=predictions, references=references)
-        chrf = load_metric("chrf").compute(predictions=predictions, references=references)
-        return {
-            "bleu": bleu["score"],
-            "bleu_signature": bleu["signature"],
-            "chrf": chrf["score"],
-            "chrf_signature": chrf["signature"],
-        }
-    rouge = load_metric("rouge").compute(predictions=predictions, references=references)
-    return {key: rouge[key] for key in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+    results = {module: load_metric(module).compute(predictions=predictions, references=references)
+               for module in task.metrics}
+    scores = {}
+    for metric in task.scores:
+        scores[metric.key] = results[metric.module][metric.output]
+        if metric.signature:
+            scores[f"{metric.key}_signature"] = results[metric.module]["signature"]
+    return scores
 
 
 def scores_by_length(

@@ -77,10 +77,14 @@ def read_json_lines(path: str | Path) -> list[dict]:
     return records
 
 
-def staging_path(destination: str | Path) -> Path:
-    """Where `destination` is written before it is renamed into place: beside it, hidden, per process."""
+def staging_path(destination: str | Path, per_process: bool = True) -> Path:
+    """Where `destination` is written before it is renamed into place: beside it, hidden.
+
+    Per process, unless the processes of one run write it together (a checkpoint, where every
+    process saves its own part into the one folder): then every process must name the same one.
+    """
     destination = Path(destination)
-    return destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
+    return destination.with_name(f".{destination.name}.tmp" + (f"-{os.getpid()}" if per_process else ""))
 
 
 def replace_folder(staging: str | Path, destination: str | Path) -> Path:

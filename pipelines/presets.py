@@ -127,8 +127,9 @@ def compare_preset(name: str) -> dict:
     return COMPARE_PRESETS[name]
 
 
-# `lineage study` presets (pipelines/study.py). Each cell of the study is one compare row
-# trained with the `training` preset's settings plus `batch_tokens` and `patience`.
+# `lineage study` presets (pipelines/study/). Each cell of the study is one compare row
+# trained with the `training` preset's settings plus `batch_tokens` and `patience`; `speed`
+# holds the speed benchmark's settings (benchmarks.speed.SpeedConfig fields).
 STUDY_PRESETS = {
     # Seconds per cell: the tests' check that every section, plot and verdict is produced.
     "tiny": dict(
@@ -140,9 +141,9 @@ STUDY_PRESETS = {
                               data_sizes=()),
         },
         word2vec_sizes=(100, None),
-        speed=["--sizes", "tiny", "--lengths", "8,16", "--models", "rnn-luong-general,lstm-luong-general,transformer",
-               "--parts", "training,decoding", "--steps", "1", "--min-steps", "1", "--warmup-steps", "0",
-               "--beams", "2", "--decode-batch", "4", "--decode-repeats", "1", "--time-budget", "0"],
+        speed=dict(sizes=("tiny",), lengths=(8, 16), models=("rnn-luong-general", "lstm-luong-general", "transformer"),
+                   parts=("training", "decoding"), steps=1, min_steps=1, warmup_steps=0, beams=2, decode_batch=4,
+                   decode_repeats=1, time_budget=0),
     ),
     # `lineage study --preset demo`: the whole study on 2 CPU cores in about 70 minutes, at reduced sizes:
     # demo-size models (3-5M parameters), a 4k vocabulary, and a budget per cell of 400k Multi30k target
@@ -166,8 +167,9 @@ STUDY_PRESETS = {
                               data_sizes=(1000,)),
         },
         word2vec_sizes=(1000, None),
-        speed=["--lengths", "16,32,64,128", "--models", "rnn-luong-general,rnn-none,lstm-luong-general,lstm-none,transformer",
-               "--parts", "training,decoding", "--beams", "5", "--time-budget", "150"],
+        speed=dict(lengths=(16, 32, 64, 128),
+                   models=("rnn-luong-general", "rnn-none", "lstm-luong-general", "lstm-none", "transformer"),
+                   parts=("training", "decoding"), beams=5, time_budget=150),
     ),
     # GPUs via `accelerate launch scripts/study.py --preset full`: paper-scale models and budgets
     # (about 20 Multi30k epochs per cell), the learning-curve sizes of the literature, three seeds throughout.
@@ -181,7 +183,7 @@ STUDY_PRESETS = {
                               data_sizes=(1000, 3000)),
         },
         word2vec_sizes=(3000, None),
-        speed=["--sizes", "demo,full", "--lengths", "16,32,64,128,256"],
+        speed=dict(sizes=("demo", "full"), lengths=(16, 32, 64, 128, 256)),
     ),
 }
 

@@ -42,6 +42,7 @@ from huggingface_hub import ModelCard
 from .cards import CARD_NAME, model_card
 from .errors import LineageError
 from .files import write_folder
+from .results import Results
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ UNSAFE_WEIGHTS = ("pytorch_model*.bin", "tf_model*.h5", "flax_model*.msgpack")
 # Remote files of the kinds this module publishes: a new upload removes stale
 # ones (old code files, old weight shards) so the repository holds exactly the folder's set.
 MANAGED_REMOTE_PATTERNS = ["*.py", "*.safetensors", WEIGHTS_INDEX, *UNSAFE_WEIGHTS]
-OFFLINE_MESSAGE = "cannot upload while offline; use --local-dir to write the folder"
+OFFLINE_MESSAGE = "cannot upload while offline; use --local_dir to write the folder"
 DEFAULT_COMMIT_MESSAGE = "Upload Lineage model"
 
 
@@ -231,11 +232,10 @@ def run_card(folder: str | Path, repo_id: str) -> ModelCard | None:
         if not results_path.is_file():
             continue
         try:
-            results = json.loads(results_path.read_text())
-            for task_name, task_entry in results["tasks"].items():
-                for model_key, entry in task_entry["models"].items():
-                    if (run_folder / entry["folder"]).resolve() == folder:
-                        return model_card(results, task_name, model_key, repo_id=repo_id)
+            results = Results.load(results_path)
+            for task_name, model_key, entry in results.rows():
+                if (run_folder / entry.folder).resolve() == folder:
+                    return model_card(results, task_name, model_key, repo_id=repo_id)
         except (OSError, ValueError, KeyError, TypeError) as error:
             logger.warning("cannot render the card from %s (%s): publishing the folder's own card", results_path, error)
             return None
@@ -335,7 +335,7 @@ def _write_local(folder: Path, files: list[str], card: ModelCard | None, destina
     """Write the published files into `destination`, which then holds exactly them (see `write_output_folder`)."""
     source, target = folder.resolve(), destination.resolve()
     if target == source or source in target.parents or target in source.parents:
-        raise PublishError(f"--local-dir {destination} must lie outside the model folder {folder} (and not contain it)")
+        raise PublishError(f"--local_dir {destination} must lie outside the model folder {folder} (and not contain it)")
     return write_output_folder(destination, lambda staging: _stage(folder, files, card, staging), _is_published_folder,
                         "published model")
 
@@ -350,10 +350,10 @@ def write_output_folder(destination: Path, fill, is_earlier_output, what: str) -
     """
     if destination.exists():
         if not destination.is_dir():
-            raise PublishError(f"--local-dir {destination} exists and is not a folder")
+            raise PublishError(f"--local_dir {destination} exists and is not a folder")
         if any(destination.iterdir()) and not is_earlier_output(destination):
             raise PublishError(
-                f"--local-dir {destination} is not empty and does not hold an earlier {what}: "
+                f"--local_dir {destination} is not empty and does not hold an earlier {what}: "
                 "choose a new or empty folder"
             )
     return write_folder(destination, fill)

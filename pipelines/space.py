@@ -33,7 +33,9 @@ from packaging.requirements import Requirement
 from . import app
 from .cards import default_model_name
 from .publish import PublishError, Published, check_online, upload, write_output_folder
-from .report import METRIC_NAMES, markdown_table
+from .results import Results
+from .tables import markdown_table
+from .tasks import score_name
 
 APP_FILE = "app.py"
 README = "README.md"
@@ -56,19 +58,33 @@ def model_repos(run_dir: str | Path, space_repo_id: str, overrides: dict[str, st
     owner = space_repo_id.split("/")[0]
     results = _results(Path(run_dir))
     repos = {}
-    for task_name, entry in results["tasks"].items():
-        for row, model in entry["models"].items():
-            repos[Path(model["folder"]).name] = f"{owner}/{default_model_name(task_name, row)}"
+    for task_name, row, model in results.rows():
+        repos[Path(model.folder).name] = f"{owner}/{default_model_name(task_name, row)}"
     unknown = sorted(set(overrides or {}) - set(repos))
     if unknown:
-        raise PublishError(f"--model-repo names no model of {run_dir}: {', '.join(unknown)} "
+        raise PublishError(f"--model_repo names no model of {run_dir}: {', '.join(unknown)} "
                            f"(its models: {', '.join(repos)})")
     return {**repos, **(overrides or {})}
 
 
+def catalog_from_run(run_dir: str | Path) -> dict:
+    """The catalog of a `lineage compare` run: its tasks, their test examples, and its model folders."""
+    run_dir = Path(run_dir)
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no results.json: pass the folder of a `lineage compare` run")
+    results = Results.load(results_path)
+    tasks = {}
+    for name, entry in results.tasks.items():
+        models = [{"key": row, "label": model.label or row, "model": str(run_dir / model.folder)}
+                  for row, model in entry.models.items()]
+        tasks[name] = {"kind": entry.task.kind, "examples": list(entry.test_sources), "models": models}
+    return {"title": f"Lineage: {results.name or run_dir.name}", "tasks": tasks}
+
+
 def space_catalog(run_dir: str | Path, repos: dict[str, str]) -> dict:
-    """The run's catalog (`app.catalog_from_run`) with each model folder replaced by its Hub repo."""
-    catalog = app.catalog_from_run(run_dir)
+    """The run's catalog (`catalog_from_run`) with each model folder replaced by its Hub repo."""
+    catalog = catalog_from_run(run_dir)
     for task in catalog["tasks"].values():
         for model in task["models"]:
             model["model"] = repos[Path(model["model"]).name]
@@ -97,9 +113,9 @@ def gradio_version() -> str:
 def space_card(run_dir: str | Path, repos: dict[str, str]) -> SpaceCard:
     """The Space's README.md: the Spaces YAML header and what the page shows, with each model's test score."""
     results = _results(Path(run_dir))
-    kinds = sorted({entry["task"]["kind"] for entry in results["tasks"].values()})
+    kinds = sorted({entry.task.kind for entry in results.tasks.values()})
     data = SpaceCardData(
-        title=f"Lineage {results.get('name') or Path(run_dir).name}: RNN vs LSTM vs Transformer",
+        title=f"Lineage {results.name or Path(run_dir).name}: RNN vs LSTM vs Transformer",
         emoji="\U0001f9ec",
         colorFrom="blue",
         colorTo="green",
@@ -114,13 +130,12 @@ def space_card(run_dir: str | Path, repos: dict[str, str]) -> SpaceCard:
         short_description="Three generations of seq2seq models, side by side",
     )
     rows = []
-    for task_name, entry in results["tasks"].items():
-        metric = entry["task"].get("main_metric")
-        for row, model in entry["models"].items():
-            repo = repos[Path(model["folder"]).name]
-            score = (model.get("test") or {}).get(metric)
-            rows.append([task_name, model.get("label") or row, f"[{repo}](https://huggingface.co/{repo})",
-                         f"{METRIC_NAMES.get(metric, metric)} {score:.2f}" if score is not None else ""])
+    for task_name, row, model in results.rows():
+        metric = results.tasks[task_name].task.main_metric
+        repo = repos[Path(model.folder).name]
+        score = model.test.get(metric)
+        rows.append([task_name, model.label or row, f"[{repo}](https://huggingface.co/{repo})",
+                     f"{score_name(metric)} {score:.2f}" if score is not None else ""])
     body = [
         f"# {data.title}",
         "",
@@ -131,8 +146,8 @@ def space_card(run_dir: str | Path, repos: dict[str, str]) -> SpaceCard:
         "",
         *markdown_table(["task", "model", "Hub repo", "test score"], rows),
         "",
-        f"Made with `lineage publish-space` from the comparison run `{results.get('name')}` "
-        f"(preset `{results.get('preset')}`). Each model loads as any Hub user loads it: "
+        f"Made with `lineage publish-space` from the comparison run `{results.name}` "
+        f"(preset `{results.preset}`). Each model loads as any Hub user loads it: "
         "`pipeline(task, model=repo, trust_remote_code=True)`.",
         "",
         f"Run it locally: `pip install gradio=={data.sdk_version} -r requirements.txt && python app.py`.",
@@ -179,7 +194,7 @@ def publish_space(
     check_online()
     missing = [repo for repo in sorted(set(repos.values())) if not huggingface_hub.repo_exists(repo, token=token)]
     if missing:
-        commands = [f"lineage publish {Path(run_dir) / 'models' / name} --repo-id {repo}"
+        commands = [f"lineage publish {Path(run_dir) / 'models' / name} --repo_id {repo}"
                     for name, repo in repos.items() if repo in missing]
         raise PublishError("the Space would load models that are not on the Hub; publish them first:\n  "
                            + "\n  ".join(commands))
@@ -196,8 +211,8 @@ def _is_space_folder(folder: Path) -> bool:
     return all(entry.is_file() for entry in entries) and sorted(entry.name for entry in entries) == list(SPACE_FILES)
 
 
-def _results(run_dir: Path) -> dict:
+def _results(run_dir: Path) -> Results:
     path = run_dir / "results.json"
     if not path.is_file():
         raise PublishError(f"{run_dir} has no results.json: pass the folder of a `lineage compare` run")
-    return json.loads(path.read_text())
+    return Results.load(path)

@@ -17,10 +17,50 @@ from pathlib import Path
 from .errors import ConfigError
 
 KINDS = ("translation", "summarization")
-METRICS = {"translation": ("sacrebleu", "chrf"), "summarization": ("rouge",)}
-# The metric that selects the best checkpoint and orders the comparison.
-MAIN_METRIC = {"translation": "bleu", "summarization": "rougeL"}
 MULTI30K_LANGUAGES = ("en", "de", "fr", "cs")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One score a task reports.
+
+    Args:
+        key: its key in test scores, length buckets and validation records ("bleu").
+        name: how reports and cards name it ("BLEU").
+        module: the `evaluate` module that computes it (pipelines/metrics).
+        output: the key of that module's result that holds it.
+        signature: the module also returns a signature of its settings, reported as `<key>_signature`.
+    """
+
+    key: str
+    name: str
+    module: str
+    output: str
+    signature: bool = False
+
+
+# Every task kind's scores in display order: the one metric vocabulary of the project. The
+# ROUGE keys are those pipelines/metrics/lineage_rouge.py computes (its ROUGE_TYPES): that
+# module is loaded alone by path (evaluate.load), so it cannot import them from here.
+SCORES = {
+    "translation": (Score("bleu", "BLEU", "sacrebleu", "score", signature=True),
+                    Score("chrf", "chrF", "chrf", "score", signature=True)),
+    "summarization": tuple(Score(key, f"ROUGE-{key.removeprefix('rouge')}", "rouge", key)
+                           for key in ("rouge1", "rouge2", "rougeL", "rougeLsum")),
+}
+# The score that selects the best checkpoint and orders the comparison.
+MAIN_METRIC = {"translation": "bleu", "summarization": "rougeL"}
+SCORE_NAMES = {score.key: score.name for scores in SCORES.values() for score in scores}
+
+
+def score_name(key: str) -> str:
+    """The display name of score `key` ("rougeL" -> "ROUGE-L"); an unknown key is shown as it is."""
+    return SCORE_NAMES.get(key, key)
+
+
+def metric_modules(kind: str) -> tuple[str, ...]:
+    """The `evaluate` modules that score a task of `kind`, each once, in display order."""
+    return tuple(dict.fromkeys(score.module for score in SCORES[kind]))
 
 
 @dataclass(frozen=True)
@@ -70,9 +110,14 @@ class TaskSpec:
             raise ConfigError(f"unknown task kind {self.kind!r}: choose one of {', '.join(KINDS)}")
 
     @property
+    def scores(self) -> tuple[Score, ...]:
+        """The scores this task reports, in display order."""
+        return SCORES[self.kind]
+
+    @property
     def metrics(self) -> tuple[str, ...]:
         """Metric modules scoring this task (see pipelines.metrics)."""
-        return METRICS[self.kind]
+        return metric_modules(self.kind)
 
     @property
     def main_metric(self) -> str:
@@ -201,5 +246,5 @@ def get_task(
         return custom_task(name, kind, source_column, target_column)
     raise ConfigError(
         f"unknown benchmark {name!r}: use one of {', '.join(BENCHMARKS)}, or pass a Hub dataset id / local "
-        "folder with --kind, --source-column and --target-column"
+        "folder with --kind, --source_column and --target_column"
     )

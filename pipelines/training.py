@@ -45,7 +45,7 @@ from models import build_model, init_embeddings, model_config, save_model_folder
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .errors import ConfigError, LineageError
 from .evaluation import generate_texts, score
-from .files import append_line, read_json_lines, replace_folder, write_json, write_lines
+from .files import append_line, read_json_lines, replace_folder, staging_path, write_json, write_lines
 from .presets import preset
 from .runs import open_run_folder
 from .tasks import TaskSpec, get_task
@@ -356,7 +356,8 @@ def checkpoints(root: Path) -> list[Path]:
 
 def save_checkpoint(accelerator: Accelerator, root: Path, step: int, keep: int) -> None:
     """`save_state` into a temporary folder, renamed into place when complete; then prune."""
-    final, staging = root / f"step-{step:08d}", root / f".step-{step:08d}.tmp"
+    final = root / f"step-{step:08d}"
+    staging = staging_path(final, per_process=False)
     if accelerator.is_main_process:
         shutil.rmtree(staging, ignore_errors=True)
         root.mkdir(parents=True, exist_ok=True)

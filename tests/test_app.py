@@ -17,7 +17,7 @@ from transformers import pipeline
 
 import browser  # tests/browser.py
 import isolated  # tests/isolated.py
-from pipelines import app
+from pipelines import app, space
 
 TASK = "multi30k-de-en"
 ROWS = ["rnn", "lstm", "transformer"]
@@ -26,7 +26,7 @@ GERMAN = "Ein Mann fährt mit dem Fahrrad durch die Stadt."
 
 @pytest.fixture(scope="module")
 def catalog(tiny_compare_run):
-    return app.catalog_from_run(tiny_compare_run)
+    return space.catalog_from_run(tiny_compare_run)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_catalog_of_a_run_lists_its_models_and_test_examples(tiny_compare_run, c
         assert model["label"] == entry["label"]
         assert Path(model["model"]) == tiny_compare_run / entry["folder"]
     with pytest.raises(FileNotFoundError, match="no results.json"):
-        app.catalog_from_run(tiny_compare_run / "models")
+        space.catalog_from_run(tiny_compare_run / "models")
 
 
 def test_catalog_of_model_folders_and_hub_ids():

@@ -16,6 +16,7 @@ from huggingface_hub import ModelCard
 
 from pipelines import cards
 from pipelines.cards import TEMPLATE_PATH, model_card, write_card, write_cards
+from pipelines.results import Results
 
 TOY_TEXTS = [
     "a dog runs through the park .",
@@ -191,7 +192,7 @@ def body(text):
 
 
 def test_translation_metadata_round_trips(results, tmp_path):
-    card, _ = saved(model_card(results, TRANSLATION, "lstm", repo_id="someone/lineage-de-en-lstm"), tmp_path)
+    card, _ = saved(model_card(Results.from_dict(results), TRANSLATION, "lstm", repo_id="someone/lineage-de-en-lstm"), tmp_path)
     data = card.data
     assert data.language == ["de", "en"]
     assert data.datasets == ["bentrevett/multi30k"]
@@ -219,7 +220,7 @@ def test_translation_metadata_round_trips(results, tmp_path):
 
 
 def test_summarization_metadata_round_trips(results, tmp_path):
-    card, _ = saved(model_card(results, SUMMARIZATION, "transformer"), tmp_path)
+    card, _ = saved(model_card(Results.from_dict(results), SUMMARIZATION, "transformer"), tmp_path)
     data = card.data
     assert data.language == ["en"]
     assert data.license == "cc-by-nc-sa-4.0"
@@ -243,7 +244,7 @@ def test_summarization_metadata_round_trips(results, tmp_path):
 
 
 def test_model_index_is_in_the_yaml(results, tmp_path):
-    _, text = saved(model_card(results, TRANSLATION, "rnn", repo_id="someone/rnn"), tmp_path)
+    _, text = saved(model_card(Results.from_dict(results), TRANSLATION, "rnn", repo_id="someone/rnn"), tmp_path)
     import yaml
 
     metadata = yaml.safe_load(text.split("---\n")[1])
@@ -260,7 +261,7 @@ def test_tags_follow_the_model(results):
     entry = variant["tasks"][TRANSLATION]["models"]["rnn"]
     entry["embeddings"] = "word2vec-frozen"
     entry["model_config"].update(cell="gru", attention="none")
-    data = model_card(variant, TRANSLATION, "rnn").data
+    data = model_card(Results.from_dict(variant), TRANSLATION, "rnn").data
     assert {"word2vec", "gru", "no-attention", "custom_code", "rnn"} <= set(data.tags)
     assert "luong-attention" not in data.tags
 
@@ -276,13 +277,13 @@ def test_license_mapping():
 def test_unknown_dataset_license_gets_name_and_link(results):
     variant = copy.deepcopy(results)
     variant["tasks"][TRANSLATION]["task"].update(dataset="someone/parallel", license="research only, see paper")
-    data = model_card(variant, TRANSLATION, "lstm").data
+    data = model_card(Results.from_dict(variant), TRANSLATION, "lstm").data
     assert data.license == "other"
     assert data.license_name == "research-only-see-paper"
     assert data.license_link == "https://huggingface.co/datasets/someone/parallel"
     # A local folder is not a Hub dataset id: it stays out of the metadata (and no local path is published).
     variant["tasks"][TRANSLATION]["task"]["dataset"] = "/home/someone/data/parallel"
-    card = model_card(variant, TRANSLATION, "lstm")
+    card = model_card(Results.from_dict(variant), TRANSLATION, "lstm")
     assert card.data.datasets is None
     assert all(r.dataset_type == "parallel" for r in card.data.eval_results)
     assert "/home/someone" not in str(card)
@@ -290,9 +291,9 @@ def test_unknown_dataset_license_gets_name_and_link(results):
 
 def test_unknown_task_or_model_is_a_clear_error(results):
     with pytest.raises(KeyError, match="no task 'wmt14'"):
-        model_card(results, "wmt14", "lstm")
+        model_card(Results.from_dict(results), "wmt14", "lstm")
     with pytest.raises(KeyError, match="no model 'gru'.*rnn, lstm, transformer"):
-        model_card(results, TRANSLATION, "gru")
+        model_card(Results.from_dict(results), TRANSLATION, "gru")
 
 
 # ---------------------------------------------------------------------------- body
@@ -302,13 +303,13 @@ def test_template_uses_only_variables_the_cards_module_provides(results):
     """jinja2 renders an unknown variable as an empty string; catch typos here instead."""
     environment = jinja2.Environment()
     used = jinja2.meta.find_undeclared_variables(environment.parse(TEMPLATE_PATH.read_text()))
-    context = cards._context(results, TRANSLATION, "lstm", None)
+    context = cards._context(Results.from_dict(results), TRANSLATION, "lstm", None)
     provided = set(context) | {"card_data"} | set(cards._card_data(context).to_dict())
     assert used <= provided, used - provided
 
 
 def test_body_sections_and_numbers(results, tmp_path):
-    _, text = saved(model_card(results, TRANSLATION, "lstm", repo_id="someone/lineage-de-en-lstm"), tmp_path)
+    _, text = saved(model_card(Results.from_dict(results), TRANSLATION, "lstm", repo_id="someone/lineage-de-en-lstm"), tmp_path)
     text = body(text)
     for heading in ("## Model description", "## How to use", "## Training", "## Evaluation", "### By source length",
                     "## Comparison", "## Limitations and intended use", "## Citation"):
@@ -343,30 +344,33 @@ def test_body_sections_and_numbers(results, tmp_path):
 
 
 def test_sibling_table_lists_every_model_and_marks_this_one(results):
-    text = body(str(model_card(results, TRANSLATION, "lstm")))
+    """The card's comparison is the report's table (tables.comparison_table), best first, this model marked."""
+    text = body(str(model_card(Results.from_dict(results), TRANSLATION, "lstm")))
     table = text.split("## Comparison", 1)[1].split("## Limitations", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) == len(TRANSLATION_MODELS)
     # Best BLEU first.
     assert [row.split(" | ")[0].strip("| *") for row in rows][0].startswith("Transformer")
     for arch, values in TRANSLATION_MODELS.items():
-        (row,) = [row for row in rows if f"| {arch} |" in row]
+        (row,) = [row for row in rows if row.startswith((f"| {values['label']} |", f"| **{values['label']}**"))]
         assert f"{values['bleu']:.2f}" in row and f"{values['chrf']:.2f}" in row
         assert f"{values['sentences_per_second']:.1f}" in row
         assert ("(this model)" in row) == (arch == "lstm")
+    summarization = body(str(model_card(Results.from_dict(results), SUMMARIZATION, "lstm")))
+    assert "distinct outputs" in summarization.split("## Comparison", 1)[1]
 
 
 def test_changing_a_result_changes_the_card(results):
-    before = str(model_card(results, TRANSLATION, "lstm"))
+    before = str(model_card(Results.from_dict(results), TRANSLATION, "lstm"))
     changed = copy.deepcopy(results)
     changed["tasks"][TRANSLATION]["models"]["rnn"]["test"]["bleu"] = 19.8765
-    after = str(model_card(changed, TRANSLATION, "lstm"))
+    after = str(model_card(Results.from_dict(changed), TRANSLATION, "lstm"))
     assert "19.88" in after and "19.88" not in before
     assert "18.43" in before and "18.43" not in after
 
 
 def test_summarization_body(results):
-    text = body(str(model_card(results, SUMMARIZATION, "lstm")))
+    text = body(str(model_card(Results.from_dict(results), SUMMARIZATION, "lstm")))
     assert 'pipeline("summarization", model="lineage-dialogsum-lstm", trust_remote_code=True)' in text
     assert '["summary_text"]' in text
     assert "stands for this model's repository id" in text
@@ -386,7 +390,7 @@ def test_no_number_in_the_body_is_typed_by_hand(results):
     """Every number in the card body is one of the results' values (as the card formats them),
     apart from the references' years and the transformers major versions named in the prose."""
     for task_name, model_key in ((TRANSLATION, "lstm"), (TRANSLATION, "transformer"), (SUMMARIZATION, "lstm")):
-        text = body(str(model_card(results, task_name, model_key)))
+        text = body(str(model_card(Results.from_dict(results), task_name, model_key)))
         text = text.split("## Citation", 1)[0]
         text = re.sub(r"\((?:[A-Z][^()]*?(?:et al\.|&)[^()]*?\d{4}[;,]?\s*)+\)", "", text)  # (Author et al., 2015)
         text = text.replace("transformers 5", "").replace("transformers 4.x", "")
@@ -422,7 +426,7 @@ def _renderings(value):
 
 def test_write_card_is_atomic_and_overwrites(results, tmp_path):
     (tmp_path / "README.md").write_text("old")
-    write_card(model_card(results, TRANSLATION, "rnn"), tmp_path)
+    write_card(model_card(Results.from_dict(results), TRANSLATION, "rnn"), tmp_path)
     assert (tmp_path / "README.md").read_text().startswith("---\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
 
@@ -432,7 +436,7 @@ def test_write_cards_writes_one_card_per_model_folder(tmp_path):
     for task in results["tasks"].values():
         for entry in task["models"].values():
             (tmp_path / entry["folder"]).mkdir(parents=True)
-    written = write_cards(tmp_path, results, repo_ids={(TRANSLATION, "lstm"): "someone/x"})
+    written = write_cards(tmp_path, Results.from_dict(results), repo_ids={(TRANSLATION, "lstm"): "someone/x"})
     assert len(written) == len(TRANSLATION_MODELS) + len(SUMMARIZATION_MODELS)
     assert ModelCard.load(tmp_path / "models" / f"{TRANSLATION}-lstm" / "README.md").data.model_name == "someone/x"
 
@@ -449,7 +453,7 @@ def test_sparse_results_render_without_gaps():
                  "target_language": "en"},
         "models": {"m": {"arch": "lstm", "test": {"bleu": 12.345}}},
     }}}
-    card = model_card(results, "t", "m")
+    card = model_card(Results.from_dict(results), "t", "m")
     text = str(card)
     assert "None" not in text and "12.35" in text
     assert card.data.license == "unknown" and card.data.language == ["fr", "en"]

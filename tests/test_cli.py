@@ -1,5 +1,6 @@
 """The `lineage` command line, run as a user would."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -40,10 +41,27 @@ def test_evaluate_scores_a_model_folder(tiny_model, tmp_path):
     assert len(predictions.read_text().splitlines()) == 5
 
 
-def test_publish_offline_without_local_dir_is_a_clear_error(tiny_model):
-    result = lineage("publish", str(tiny_model), "--repo-id", "someone/model")
+@pytest.mark.parametrize("flag", ["--repo_id", "--repo-id"])
+def test_publish_offline_without_local_dir_is_a_clear_error(tiny_model, flag):
+    result = lineage("publish", str(tiny_model), flag, "someone/model")
     assert result.returncode != 0
     assert "cannot upload while offline" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_command_takes_its_flags_with_underscores_and_with_dashes():
+    """train, compare and study parse dataclass fields (HfArgumentParser adds the dashed spelling);
+    evaluate, publish and publish-space add it through `cli.option`."""
+    from transformers import HfArgumentParser
+
+    from pipelines.cli import option
+    from pipelines.compare import CompareConfig
+
+    parser = argparse.ArgumentParser()
+    option(parser, "--source_column")
+    compare = HfArgumentParser(CompareConfig)
+    for flag in ("--source_column", "--source-column"):
+        assert parser.parse_args([flag, "text"]).source_column == "text"
+        assert compare.parse_args_into_dataclasses([flag, "text"])[0].source_column == "text"
 
 
 def one_line_error(result: subprocess.CompletedProcess, command: str) -> str:

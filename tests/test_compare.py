@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     results = compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
-    return results, runs / "tiny"
+    return results.to_dict(), runs / "tiny"
 
 
 def test_tiny_compare_writes_every_artefact(tiny_run):
@@ -45,7 +45,8 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
 def test_the_report_says_which_models_learned_the_task(tiny_run):
     """Each row's "learned the task" cell follows its test scores and the bars (BLEU 15; ROUGE-2 5 and
     80% distinct outputs): the tiny models, trained for seconds, have not learned translation."""
-    from pipelines.report import LEARNING_BARS, comparison_table, unlearned
+    from pipelines.results import TaskEntry
+    from pipelines.tables import LEARNING_BARS, comparison_table, unlearned
 
     results, run = tiny_run
     report = (run / "report.md").read_text()
@@ -55,7 +56,7 @@ def test_the_report_says_which_models_learned_the_task(tiny_run):
         assert line.endswith(f"| no: BLEU {model['test']['bleu']:.1f} < 15 |"), line
     assert "Learned the task: test BLEU at least 15." in report
     learned = {**entry, "models": {"lstm": {**entry["models"]["lstm"], "test": {**entry["models"]["lstm"]["test"], "bleu": 15.0}}}}
-    assert comparison_table(learned)[-1].endswith("| yes |")
+    assert comparison_table(TaskEntry.from_dict(learned))[-1].endswith("| yes |")
     assert unlearned("summarization", {"rouge2": 6.0, "distinct_outputs": 0.5}) == ["distinct 50% < 80%"]
     assert unlearned("summarization", {"rouge2": 4.94, "distinct_outputs": 0.8}) == ["ROUGE-2 4.9 < 5"]
     assert set(LEARNING_BARS) == {"translation", "summarization"}
@@ -89,7 +90,7 @@ def test_one_failing_architecture_keeps_the_others(tmp_path, monkeypatch):
         return real_train(config)
 
     monkeypatch.setattr(pipelines.compare, "train", train_that_fails_for_lstm)
-    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm"))
+    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm")).to_dict()
     entry = results["tasks"]["multi30k-de-en"]
     assert set(entry["models"]) == {"rnn"}
     assert "simulated crash in the LSTM run" in entry["errors"]["lstm"]
@@ -133,7 +134,7 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
     assert not (tmp_path / "tiny" / "multi30k-de-en" / "lstm").exists()  # refused before anything trained
 
     changed.overwrite = True
-    results = compare(changed)
+    results = compare(changed).to_dict()
     models = results["tasks"]["multi30k-de-en"]["models"]
     assert set(models) == {"rnn", "lstm"}
     for model in models.values():
@@ -210,7 +211,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
 
     config = CompareConfig(preset="tiny", tasks="dialogsum", archs="lstm,transformer",
                            variants="pointer-generator:lstm", runs_dir=str(tmp_path))
-    entry = compare(config)["tasks"]["dialogsum"]
+    entry = compare(config).to_dict()["tasks"]["dialogsum"]
     assert list(entry["models"]) == ["lstm", "transformer", "lstm-pointer-generator"]
     copier = entry["models"]["lstm-pointer-generator"]["model_config"]
     assert copier["copy_attention"] and copier["coverage"]

@@ -103,13 +103,13 @@ def test_custom_local_folder_with_explicit_columns(custom_folder):
 
 
 def test_unknown_benchmark_names_the_choices():
-    with pytest.raises(ValueError, match="unknown benchmark 'wmt99'.*multi30k.*--source-column"):
+    with pytest.raises(ValueError, match="unknown benchmark 'wmt99'.*multi30k.*--source_column"):
         get_task("wmt99")
 
 
 def test_missing_column_is_named(custom_folder):
     task = get_task(str(custom_folder), kind="translation", source_column="text_in", target_column="english")
-    with pytest.raises(DataError, match="no column 'english'.*text_in, text_out.*--target-column"):
+    with pytest.raises(DataError, match="no column 'english'.*text_in, text_out.*--target_column"):
         load_splits(task)
 
 

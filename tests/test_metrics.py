@@ -466,3 +466,17 @@ def test_shared_module_is_copied_into_an_empty_modules_cache(tmp_path, bleu, chr
         expected = metric.compute(predictions=OFFLINE_PREDICTIONS, references=OFFLINE_REFERENCES)
         assert result[name] == expected
     assert result["copy"] == chrf.compute(predictions=["a b"], references=["a b"])
+
+
+def test_the_task_vocabulary_names_what_the_modules_compute(bleu, chrf, rouge):
+    """tasks.SCORES is the one metric vocabulary; lineage_rouge.py keeps its own ROUGE_TYPES because evaluate
+    loads it alone by path. Every score the vocabulary names is in its module's result."""
+    from pipelines.metrics import lineage_rouge
+    from pipelines.tasks import SCORES
+
+    assert tuple(score.key for score in SCORES["summarization"]) == lineage_rouge.ROUGE_TYPES
+    modules = {"sacrebleu": bleu, "chrf": chrf, "rouge": rouge}
+    for scores in SCORES.values():
+        for score in scores:
+            result = modules[score.module].compute(predictions=["a cat sat ."], references=[["a cat sat ."]])
+            assert score.output in result and ("signature" in result or not score.signature)

@@ -21,6 +21,7 @@ import isolated  # tests/isolated.py
 from pipelines import publish as publishing
 from pipelines.cards import model_card, write_card
 from pipelines.publish import OFFLINE_MESSAGE, PublishError, files_to_publish, publish, run_card
+from pipelines.results import Results
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -52,7 +53,7 @@ def run(tmp_path_factory):
     folders = {}
     for arch in ARCHS:
         folder = run_folder / results["tasks"][TASK]["models"][arch]["folder"]
-        write_card(model_card(results, TASK, arch, repo_id=repo_id(arch)), folder)
+        write_card(model_card(Results.from_dict(results), TASK, arch, repo_id=repo_id(arch)), folder)
         folders[arch] = folder
     return {"folder": run_folder, "results": results, "models": folders}
 
@@ -189,7 +190,7 @@ def test_token_defaults_to_huggingface_hub_resolution(lstm_copy, monkeypatch):
 
 def test_offline_without_local_dir_is_a_clear_error(run, no_network, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(PublishError, match="^cannot upload while offline; use --local-dir to write the folder$"):
+    with pytest.raises(PublishError, match="^cannot upload while offline; use --local_dir to write the folder$"):
         publish(run["models"]["lstm"], repo_id("lstm"))
     assert no_network == []
 

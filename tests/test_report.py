@@ -1,11 +1,11 @@
 """The report's generated README sections: the README shows what the committed results files hold."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from pipelines.report import README_SECTION, refresh_readme, results_tables
+from pipelines.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,13 +15,13 @@ def test_every_readme_results_section_equals_the_tables_of_its_results_file():
     sections = list(README_SECTION.finditer(readme))
     assert {"docs/demo-cpu/results.json", "docs/cpu-summarization/results.json"} <= {s["path"] for s in sections}
     for section in sections:
-        results = json.loads((ROOT / section["path"]).read_text())
+        results = Results.load(ROOT / section["path"])
         assert section["body"] == results_tables(results), f"README section from {section['path']} is stale: lineage report --readme README.md"
 
 
 def test_refreshing_a_readme_rewrites_its_sections_and_keeps_the_rest(tmp_path):
-    results = json.loads((ROOT / "docs/cpu-summarization/results.json").read_text())
-    (tmp_path / "results.json").write_text(json.dumps(results))
+    results = Results.load(ROOT / "docs/cpu-summarization/results.json")
+    results.save(tmp_path / "results.json")
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n\nBefore.\n\n<!-- results: results.json -->\nold table\n<!-- end results -->\n\nAfter.\n")
     command = [sys.executable, "-m", "pipelines.cli", "report", "--readme", str(readme)]

@@ -16,7 +16,7 @@ from transformers import pipeline
 
 import browser  # tests/browser.py
 import isolated  # tests/isolated.py
-from pipelines import app
+from pipelines import app, space
 from pipelines import publish as publishing
 from pipelines.publish import OFFLINE_MESSAGE, PublishError, publish
 from pipelines.space import SPACE_FILES, model_repos, publish_space
@@ -44,7 +44,7 @@ def test_space_folder_holds_exactly_its_four_files(space_folder):
 
 def test_catalog_points_at_the_model_repos(space_folder, tiny_compare_run):
     catalog = json.loads((space_folder / "models.json").read_text())
-    expected = app.catalog_from_run(tiny_compare_run)
+    expected = space.catalog_from_run(tiny_compare_run)
     repos = {**DEFAULT_REPOS, f"{TASK}-lstm": "someone/lstm-de-en"}
     for model in expected["tasks"][TASK]["models"]:
         model["model"] = repos[Path(model["model"]).name]
@@ -70,7 +70,7 @@ def test_requirements_are_the_projects_ranges(space_folder):
 
 def test_model_repos_default_to_the_space_owner(tiny_compare_run):
     assert model_repos(tiny_compare_run, "you/anything") == DEFAULT_REPOS
-    with pytest.raises(PublishError, match="--model-repo names no model of .*: multi30k-de-en-gru"):
+    with pytest.raises(PublishError, match="--model_repo names no model of .*: multi30k-de-en-gru"):
         model_repos(tiny_compare_run, "you/x", {f"{TASK}-gru": "you/gru"})
     with pytest.raises(PublishError, match="has no results.json"):
         model_repos(tiny_compare_run / "models", "you/x")
@@ -128,7 +128,7 @@ def test_upload_refuses_models_not_on_the_hub(tiny_compare_run, monkeypatch):
     with pytest.raises(PublishError, match="not on the Hub; publish them first") as raised:
         publish_space(tiny_compare_run, "you/x")
     message = str(raised.value)
-    assert f"lineage publish {tiny_compare_run / 'models' / f'{TASK}-lstm'} --repo-id you/lineage-{TASK}-lstm" in message
+    assert f"lineage publish {tiny_compare_run / 'models' / f'{TASK}-lstm'} --repo_id you/lineage-{TASK}-lstm" in message
     assert f"{TASK}-transformer" in message and f"{TASK}-rnn " not in message
 
 
@@ -147,10 +147,10 @@ def test_cli_writes_the_space_and_says_which_models_to_publish(tiny_compare_run,
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(path.name for path in out.iterdir()) == list(SPACE_FILES)
     for row in ROWS:
-        assert f"lineage publish {tiny_compare_run / 'models' / f'{TASK}-{row}'} --repo-id you/lineage-{TASK}-{row}" in done.stdout
+        assert f"lineage publish {tiny_compare_run / 'models' / f'{TASK}-{row}'} --repo_id you/lineage-{TASK}-{row}" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "pipelines.cli", "publish-space", str(tiny_compare_run),
                           "--repo-id", "you/x", "--model-repo", "no-equals-sign"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "--model-repo takes FOLDER=REPO" in bad.stderr
+    assert bad.returncode != 0 and "--model_repo takes FOLDER=REPO" in bad.stderr
 
 
 def test_space_runs_as_it_is_without_the_project(tiny_compare_run, tmp_path):

@@ -7,8 +7,9 @@ import pytest
 import pipelines.compare
 from pipelines.errors import ConfigError
 from pipelines.presets import study_preset
-from pipelines.study import SECTIONS, StudyConfig, planned_cells, settings_of, study
-from pipelines.verdicts import LABELS
+from pipelines.architectures import LABELS
+from pipelines.study.grid import StudyConfig, planned_cells, settings_of
+from pipelines.study.runner import QUESTIONS, study
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -23,7 +24,7 @@ def test_tiny_study_writes_every_section_with_plots_tables_and_verdicts(tiny_stu
     config, document = tiny_study
     run = config.run_dir
     saved = json.loads((run / "study.json").read_text())
-    assert list(saved["sections"]) == list(SECTIONS)
+    assert list(saved["sections"]) == list(QUESTIONS)
     assert len(saved["cells"]) == len(planned_cells(settings_of(config)))
     markdown = (run / "study.md").read_text()
     for number, (name, section) in enumerate(saved["sections"].items(), 1):
@@ -101,3 +102,18 @@ def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkey
     # The invocations are all recorded, the interrupted one with the cell it finished.
     assert [i["cells_trained"] for i in document["invocations"]] == [len(cells), 1, 1]
     assert document["wall_seconds"] == pytest.approx(sum(i["seconds"] for i in document["invocations"]))
+
+
+def test_the_committed_study_md_is_what_its_study_json_renders():
+    """docs/study-demo/study.md once ran its verdict lines together (written through `files.write_lines`,
+    which keeps one record per line): every verdict line is its own paragraph, as the runner writes it."""
+    from pathlib import Path
+
+    from pipelines.study.runner import study_markdown
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "study-demo"
+    document = json.loads((folder / "study.json").read_text())
+    markdown = (folder / "study.md").read_text()
+    assert markdown == "\n".join(study_markdown(document)) + "\n"
+    for section in document["sections"].values():
+        assert all(f"\n{line}\n" in markdown for line in section["verdict"].splitlines())

@@ -1,11 +1,14 @@
-"""Verdicts are written from the numbers: changing the numbers changes the verdict."""
+"""Verdicts are written from the numbers: changing the numbers changes the verdict (pipelines/study/)."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
-from pipelines import verdicts
-from pipelines.verdicts import summary
+from pipelines.study import stats
+from pipelines.study.runner import QUESTIONS
+from pipelines.study.stats import summary
 
 
 def quality(translation: dict, summarization: dict) -> dict:
@@ -17,31 +20,37 @@ def quality(translation: dict, summarization: dict) -> dict:
             "translation": "m30k", "summarization": "dsum"}
 
 
+def test_the_statistics_load_without_torch_or_accelerate():
+    code = "import sys, pipelines.study.stats; print(sorted({'torch', 'accelerate'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
 def test_summary_and_difference_confidence():
     a, b = summary([10.0, 11.0, 12.0]), summary([5.0, 5.5, 6.0])
     assert a["mean"] == 11.0 and a["std"] == 1.0 and a["n"] == 3
-    d = verdicts.difference(a, b)
+    d = stats.difference(a, b)
     assert d["difference"] == 5.5 and d["confidence"] == "high"
-    close = verdicts.difference(summary([10.0, 12.0]), summary([10.5, 11.9]))
+    close = stats.difference(summary([10.0, 12.0]), summary([10.5, 11.9]))
     assert close["confidence"] == "low"
     # One seed each: the task's noise stands in for the spread, and without it no confidence is claimed.
-    single = verdicts.difference(summary([12.0]), summary([10.0]), noise=0.5)
+    single = stats.difference(summary([12.0]), summary([10.0]), noise=0.5)
     assert single["standard_errors"] == pytest.approx(2.0 / math.sqrt(0.5 ** 2 * 2)) and single["confidence"] == "moderate"
-    assert verdicts.difference(summary([12.0]), summary([10.0]))["confidence"].startswith("unknown")
-    assert verdicts.pooled_std([summary([1.0, 3.0]), summary([2.0])]) == pytest.approx(math.sqrt(2.0))
+    assert stats.difference(summary([12.0]), summary([10.0]))["confidence"].startswith("unknown")
+    assert stats.pooled_std([summary([1.0, 3.0]), summary([2.0])]) == pytest.approx(math.sqrt(2.0))
 
 
 def test_quality_verdict_follows_the_numbers():
     transformer_wins = quality({"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [30, 31, 32]},
                                {"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [25, 26, 27]})
-    text = verdicts.quality_verdict(transformer_wins)
+    text = QUESTIONS["quality"].verdict(transformer_wins)
     assert "The Transformer wins on both tasks" in text
     assert "Transformer 31.0 ± 1.0 (3 seeds) > LSTM 21.0 ± 1.0 (3 seeds)" in text
     assert "holds up better on summarization" in text and "does not hold up" not in text  # -32% vs -19%
 
     lstm_wins = quality({"rnn": [10, 11, 12], "lstm": [30, 31, 32], "transformer": [20, 21, 22]},
                         {"rnn": [10, 11, 12], "lstm": [20, 21, 22], "transformer": [25, 26, 27]})
-    text = verdicts.quality_verdict(lstm_wins)
+    text = QUESTIONS["quality"].verdict(lstm_wins)
     assert "The Transformer wins only on dsum" in text
     assert "LSTM leads Transformer by 10.0" in text
     assert "does not hold up better on summarization" in text
@@ -55,11 +64,11 @@ def parallelism(transformer_long: float) -> dict:
 
 
 def test_parallelism_verdict_follows_the_numbers():
-    supported = verdicts.parallelism_verdict(parallelism(4100.0))
+    supported = QUESTIONS["parallelism"].verdict(parallelism(4100.0))
     assert supported.count("Supported here") == 1 and "transformer +2%" in supported
     assert "transformer 8.0x" in supported
-    assert "Contradicted here" in verdicts.parallelism_verdict(parallelism(2000.0))
-    assert "Mixed here" in verdicts.parallelism_verdict(parallelism(3000.0))
+    assert "Contradicted here" in QUESTIONS["parallelism"].verdict(parallelism(2000.0))
+    assert "Mixed here" in QUESTIONS["parallelism"].verdict(parallelism(3000.0))
 
 
 def long_range(no_attention_last: float) -> dict:
@@ -71,10 +80,10 @@ def long_range(no_attention_last: float) -> dict:
 
 
 def test_long_range_verdict_follows_the_numbers():
-    bottleneck = verdicts.long_range_verdict(long_range(10.0))
+    bottleneck = QUESTIONS["long_range"].verdict(long_range(10.0))
     assert "The fixed-vector bottleneck shows" in bottleneck and "50 percentage points more" in bottleneck
     assert "LSTM (no attention) 25.0 -> 10.0 (-60%)" in bottleneck
-    assert "No clear bottleneck effect" in verdicts.long_range_verdict(long_range(22.0))
+    assert "No clear bottleneck effect" in QUESTIONS["long_range"].verdict(long_range(22.0))
 
 
 def data_size(small_transformer: float) -> dict:
@@ -84,10 +93,10 @@ def data_size(small_transformer: float) -> dict:
 
 
 def test_data_size_verdict_finds_crossings():
-    crossing = verdicts.data_size_verdict(data_size(2.0))
+    crossing = QUESTIONS["data_size"].verdict(data_size(2.0))
     assert "between 5,000 and 29,000 pairs the lead passes from LSTM to Transformer" in crossing
     assert "the best recurrent model (LSTM) beats the Transformer by 6.0" in crossing
-    other_crossing = verdicts.data_size_verdict(data_size(9.0))
+    other_crossing = QUESTIONS["data_size"].verdict(data_size(9.0))
     assert "between 1,000 and 5,000 pairs the lead passes from Transformer to LSTM" in other_crossing
     assert "trails the Transformer by 1.0" in other_crossing
 
@@ -100,10 +109,10 @@ def word2vec(gain_small: float, gain_full: float) -> dict:
 
 
 def test_word2vec_verdict_follows_the_numbers():
-    helps_small = verdicts.word2vec_verdict(word2vec(3.0, 0.1))
+    helps_small = QUESTIONS["word2vec"].verdict(word2vec(3.0, 0.1))
     assert "word2vec helped clearly in 2 and hurt clearly in 0" in helps_small
     assert "helps more with little data (+3.00 vs +0.10 BLEU)" in helps_small
-    hurts = verdicts.word2vec_verdict(word2vec(-3.0, 0.1))
+    hurts = QUESTIONS["word2vec"].verdict(word2vec(-3.0, 0.1))
     assert "helped clearly in 0 and hurt clearly in 2" in hurts and "does not help more with little data" in hurts
 
 
@@ -112,11 +121,11 @@ def test_senses_and_attention_verdicts_follow_the_numbers():
         models = {arch: {"accuracy": accuracy, "separation": 0.1} for arch in ("rnn", "transformer")}
         return {"archs": ["rnn", "transformer"], "occurrences": 40, "words": {"Tor": {"majority": 0.6, "models": models}}}
 
-    assert "Every encoder separates senses" in verdicts.senses_verdict(senses(0.9))
-    assert "No encoder separates" in verdicts.senses_verdict(senses(0.6))
+    assert "Every encoder separates senses" in QUESTIONS["senses"].verdict(senses(0.9))
+    assert "No encoder separates" in QUESTIONS["senses"].verdict(senses(0.6))
     maps = {"source_tokens": 9, "output_tokens": 8, "models": {
         "LSTM": {"sharpness": 0.7, "diagonal": 0.8, "heads": 1}, "Transformer": {"sharpness": 0.3, "diagonal": 0.5, "heads": 4}}}
-    text = verdicts.attention_verdict(maps)
+    text = QUESTIONS["attention"].verdict(maps)
     assert "Sharpest: LSTM" in text and "LSTM: mean peak weight 0.70, 80%" in text
     maps["models"]["Transformer"]["sharpness"] = 0.9
-    assert "Sharpest: Transformer" in verdicts.attention_verdict(maps)
+    assert "Sharpest: Transformer" in QUESTIONS["attention"].verdict(maps)

@@ -278,7 +278,14 @@ class RecurrentDecoder(nn.Module):
     LSTM only); the previous attentional vector (batch, embedding_size, input
     feeding only); the coverage (batch, source, coverage only); the attention
     keys (batch, source, hidden_size, Bahdanau only, computed once per source).
+
+    Switches that benchmarks/fast_paths.py turns off to time the model without
+    a fast path (the outputs are the same either way): `stepwise` (set on an
+    instance) runs the per-step loop where one fused call would do;
+    `native_step = False` leaves one-step decoding on the oneDNN kernel.
     """
+
+    native_step = True
 
     def __init__(self, config: RecurrentConfig):
         super().__init__()
@@ -429,7 +436,7 @@ class RecurrentDecoder(nn.Module):
         # oneDNN's LSTM kernel costs ~0.5-1.2 ms per call on top of the arithmetic: it wins over whole
         # sequences, but one step of cached decoding runs 2.7-5.7x faster on PyTorch's native kernel
         # (tanh RNN and GRU steps take the same time on either).
-        if inputs.shape[1] > 1 or torch.is_grad_enabled() or inputs.device.type != "cpu":
+        if not self.native_step or inputs.shape[1] > 1 or torch.is_grad_enabled() or inputs.device.type != "cpu":
             return self.rnn(inputs, rnn_state)
         enabled = torch.backends.mkldnn.enabled
         torch.backends.mkldnn.enabled = False
@@ -536,7 +543,12 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
 
     The shared implementation of `RNNForConditionalGeneration` and
     `LSTMForConditionalGeneration`, which add `GenerationMixin` as a direct base.
+    `own_generation_inputs = False` makes generate() prepare each step's inputs
+    with GenerationMixin's general method instead of this model's own (a switch
+    for benchmarks/fast_paths.py; the outputs are the same either way).
     """
+
+    own_generation_inputs = True
 
     def __init__(self, config: RecurrentConfig):
         super().__init__(config)
@@ -717,6 +729,12 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         attention-mask, position and cache types (and signature inspection)
         this model does not need: it was ~8% of a cached decoding step.
         """
+        if not self.own_generation_inputs:
+            named = dict(past_key_values=past_key_values, attention_mask=attention_mask,
+                         encoder_outputs=encoder_outputs, use_cache=use_cache)
+            if cache is not None:
+                named["cache"] = cache
+            return super().prepare_inputs_for_generation(decoder_input_ids, **named, **kwargs)
         state = cache if cache is not None else past_key_values
         state = state if isinstance(state, tuple) and len(state) else None
         inputs = {

@@ -1,0 +1,80 @@
+"""4. Training-set size: learning curves of the architectures at equal budget."""
+
+from pathlib import Path
+
+from ..architectures import ARCHS, LABELS
+from ..report import plt, save
+from ..tables import markdown_table
+from ..tasks import score_name
+from .grid import Grid
+from .stats import confidence_text, difference
+
+TITLE = "Training-set size"
+QUESTION = "Are recurrent models better with little data? Where do the learning curves cross?"
+
+
+def numbers(grid: Grid) -> dict:
+    tasks = {}
+    for benchmark, spec in grid.settings["tasks"].items():
+        if not spec["data_sizes"]:
+            continue
+        full = grid.train_size(benchmark)
+        sizes = [n for n in spec["data_sizes"] if n < full]
+        archs = {arch: [grid.scores(grid.seeds(benchmark, arch, samples=n, sweep=True)) for n in sizes]
+                 + [grid.scores(grid.seeds(benchmark, arch))] for arch in ARCHS}
+        metric = grid.metric(benchmark)
+        tasks[grid.tasks[benchmark].name] = {"metric": metric, "metric_label": score_name(metric),
+                                             "sizes": sizes + [full], "archs": archs, "noise": grid.noise(benchmark)}
+    return {"tasks": tasks}
+
+
+def plot(numbers: dict, run_dir: Path) -> list[str]:
+    tasks = numbers["tasks"]
+    if not tasks:
+        return []
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+    for axis, (task, entry) in zip(axes[0], tasks.items()):
+        for arch, series in entry["archs"].items():
+            axis.errorbar(entry["sizes"], [s["mean"] for s in series], yerr=[s["std"] for s in series], marker="o",
+                          capsize=3, label=LABELS[arch])
+        axis.set_xscale("log")
+        axis.set_xlabel("training pairs")
+        axis.set_ylabel(f"test {entry['metric_label']}")
+        axis.set_title(task)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle("Learning curves at equal budget per model")
+    return [save(figure, run_dir, "study-data-size.png")]
+
+
+def table(numbers: dict) -> list[str]:
+    lines = []
+    for task, entry in numbers["tasks"].items():
+        rows = [[task, LABELS[arch]] + [f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
+                                                 for s in series] for arch, series in entry["archs"].items()]
+        lines += markdown_table(["task", "model"] + [f"{n:,} pairs" for n in entry["sizes"]], rows) + [""]
+    return lines
+
+
+def verdict(numbers: dict) -> str:
+    """The best architecture at each training-set size, and where the curves cross."""
+    lines = []
+    for task, entry in numbers["tasks"].items():
+        sizes, archs, metric = entry["sizes"], entry["archs"], entry["metric_label"]
+        best = [max(archs, key=lambda a: archs[a][i]["mean"]) for i in range(len(sizes))]
+        points = ", ".join(f"{size:,}: {LABELS[b]} {archs[b][i]['mean']:.1f}" for i, (size, b) in enumerate(zip(sizes, best)))
+        lines.append(f"- {task} (best test {metric} per training-set size) {points}.")
+        crossings = [(sizes[i], sizes[i + 1], best[i], best[i + 1]) for i in range(len(sizes) - 1) if best[i] != best[i + 1]]
+        if crossings:
+            lines.append("  The curves cross: " + "; ".join(
+                f"between {a:,} and {b:,} pairs the lead passes from {LABELS[x]} to {LABELS[y]}" for a, b, x, y in crossings) + ".")
+        else:
+            lines.append(f"  No crossing: {LABELS[best[0]]} leads at every size.")
+        if "transformer" in archs:
+            recurrent = [a for a in archs if a != "transformer"]
+            smallest = max(recurrent, key=lambda a: archs[a][0]["mean"])
+            d = difference(archs[smallest][0], archs["transformer"][0], entry.get("noise"))
+            verb = "beats" if d["difference"] > 0 else "trails"
+            lines.append(f"  With the least data ({sizes[0]:,}) the best recurrent model ({LABELS[smallest]}) {verb} the "
+                         f"Transformer by {abs(d['difference']):.1f} ({confidence_text(d)}).")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""1. Quality at equal budget: the architectures' test scores over seeds, per task."""
+
+from pathlib import Path
+
+from ..architectures import ARCHS, LABELS
+from ..report import plt, save
+from ..tables import markdown_table
+from ..tasks import score_name
+from .grid import Grid, role_of
+from .stats import confidence_text, difference, percent, summary, value_text
+
+TITLE = "Quality at equal budget"
+QUESTION = "Does the Transformer win on translation and summarization? Does the LSTM hold up better on summarization?"
+
+
+def numbers(grid: Grid) -> dict:
+    tasks = {}
+    for benchmark in grid.settings["tasks"]:
+        metric = grid.metric(benchmark)
+        archs = {arch: grid.scores(grid.seeds(benchmark, arch)) for arch in ARCHS}
+        seconds = {arch: summary([grid.entries[c].training["train_seconds"] for c in grid.seeds(benchmark, arch)])["mean"]
+                   for arch in ARCHS}
+        tasks[grid.tasks[benchmark].name] = {
+            "metric": metric, "metric_label": score_name(metric), "archs": archs, "noise": grid.noise(benchmark),
+            "train_seconds": seconds,
+            "budget_target_tokens": grid.settings["tasks"][benchmark]["budget_target_tokens"],
+        }
+    return {"tasks": tasks, "translation": grid.tasks[role_of(grid.settings, "translation")].name,
+            "summarization": grid.tasks[role_of(grid.settings, "summarization")].name}
+
+
+def plot(numbers: dict, run_dir: Path) -> list[str]:
+    tasks = numbers["tasks"]
+    figure, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.8), squeeze=False)
+    for axis, (task, entry) in zip(axes[0], tasks.items()):
+        archs = list(entry["archs"])
+        means = [entry["archs"][a]["mean"] for a in archs]
+        axis.bar(range(len(archs)), means, yerr=[entry["archs"][a]["std"] for a in archs], capsize=5,
+                 color=[f"C{i}" for i in range(len(archs))])
+        for i, arch in enumerate(archs):  # every seed, so the spread is visible as points too
+            values = entry["archs"][arch]["values"]
+            axis.scatter([i] * len(values), values, color="black", s=10, zorder=3)
+        axis.set_xticks(range(len(archs)), [LABELS[a] for a in archs])
+        axis.set_ylabel(f"test {entry['metric_label']}")
+        axis.set_title(f"{task}: {entry['budget_target_tokens']:,} target tokens each", fontsize=9)
+        axis.grid(axis="y", alpha=0.3)
+    figure.suptitle("Quality at equal budget (mean ± std over seeds; dots: seeds)")
+    return [save(figure, run_dir, "study-quality.png")]
+
+
+def table(numbers: dict) -> list[str]:
+    rows = [[task, LABELS[arch], entry["metric_label"], f"{s['mean']:.2f}", f"{s['std']:.2f}", str(s["n"]),
+             ", ".join(f"{v:.2f}" for v in s["values"]), f"{entry['train_seconds'][arch]:.0f}"]
+            for task, entry in numbers["tasks"].items() for arch, s in entry["archs"].items()]
+    return markdown_table(["task", "model", "test metric", "mean", "std", "seeds", "per seed", "training seconds"], rows)
+
+
+def verdict(numbers: dict) -> str:
+    """Which architecture wins each task, by how much and how surely; and the LSTM-Transformer gap per task."""
+    lines, winners, gaps = [], {}, {}
+    for task, entry in numbers["tasks"].items():
+        metric, archs = entry["metric_label"], entry["archs"]
+        ranked = sorted(archs, key=lambda a: archs[a]["mean"], reverse=True)
+        best, runner_up = ranked[0], ranked[1]
+        d = difference(archs[best], archs[runner_up], entry.get("noise"))
+        winners[task] = best
+        ranking = " > ".join(f"{LABELS[a]} {value_text(archs[a])}" for a in ranked)
+        lines.append(f"- {task}: {ranking} test {metric}. {LABELS[best]} leads {LABELS[runner_up]} by "
+                     f"{d['difference']:.1f} ({confidence_text(d)}).")
+        if "lstm" in archs and "transformer" in archs and archs["transformer"]["mean"] > 0:
+            gaps[task] = archs["lstm"]["mean"] / archs["transformer"]["mean"] - 1
+    tasks = list(numbers["tasks"])
+    won = [t for t in tasks if winners[t] == "transformer"]
+    if len(won) == len(tasks):
+        lines.append(f"The Transformer wins on {'both tasks' if len(tasks) == 2 else 'every task'} at this budget.")
+    elif won:
+        lines.append(f"The Transformer wins only on {', '.join(won)}.")
+    else:
+        lines.append("The Transformer wins on no task at this budget.")
+    translation, summarization = numbers.get("translation"), numbers.get("summarization")
+    if translation in gaps and summarization in gaps:
+        better = gaps[summarization] > gaps[translation]
+        lines.append(
+            f"LSTM relative to Transformer: {percent(gaps[translation])} on translation, "
+            f"{percent(gaps[summarization])} on summarization, so the LSTM "
+            + ("holds up better on summarization." if better else "does not hold up better on summarization.")
+        )
+    return "\n".join(lines)

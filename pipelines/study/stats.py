@@ -1,0 +1,63 @@
+"""The study's statistics: seed summaries and how sure a difference is.
+
+Every question's `verdict` (pipelines/study/<question>.py) quotes its numbers,
+so different numbers give a different verdict. Confidence comes from the seeds: a difference of
+means is compared with its standard error (Welch: sqrt(s_a^2/n_a + s_b^2/n_b)).
+Where a cell ran with one seed, the seed spread measured on the same task in
+the quality section stands in for its standard deviation.
+
+    high      the difference is at least 3 standard errors
+    moderate  1.5 to 3 standard errors
+    low       under 1.5 standard errors: within seed noise
+"""
+
+import math
+import statistics
+
+HIGH, MODERATE = 3.0, 1.5
+
+
+def summary(values: list[float]) -> dict:
+    """Mean, sample standard deviation (0 for one value), range and count of per-seed values."""
+    if not values:
+        raise ValueError("no values to summarise")
+    return {
+        "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values), "max": max(values), "n": len(values), "values": list(values),
+    }
+
+
+def pooled_std(summaries: list[dict]) -> float | None:
+    """The seed noise of a task: root mean variance of the summaries with 2+ seeds (None if none has)."""
+    variances = [s["std"] ** 2 for s in summaries if s["n"] > 1]
+    return math.sqrt(statistics.fmean(variances)) if variances else None
+
+
+def difference(a: dict, b: dict, noise: float | None = None) -> dict:
+    """mean(a) - mean(b), in standard errors, with a confidence label (see the module docstring)."""
+    delta = a["mean"] - b["mean"]
+    spreads = [s["std"] if s["n"] > 1 else noise for s in (a, b)]
+    if any(spread is None for spread in spreads):
+        return {"difference": delta, "standard_errors": None, "confidence": "unknown (one seed, no spread measured)"}
+    error = math.sqrt(spreads[0] ** 2 / a["n"] + spreads[1] ** 2 / b["n"])
+    z = abs(delta) / error if error > 0 else math.inf
+    label = "high" if z >= HIGH else "moderate" if z >= MODERATE else "low"
+    return {"difference": delta, "standard_errors": z, "confidence": label}
+
+
+def value_text(s: dict) -> str:
+    """'16.2 ± 0.4 (3 seeds)' or '16.2 (1 seed)'."""
+    if s["n"] > 1:
+        return f"{s['mean']:.1f} ± {s['std']:.1f} ({s['n']} seeds)"
+    return f"{s['mean']:.1f} (1 seed)"
+
+
+def confidence_text(d: dict) -> str:
+    if d["standard_errors"] is None:
+        return d["confidence"]
+    z = "∞" if math.isinf(d["standard_errors"]) else f"{d['standard_errors']:.1f}"
+    return f"{d['confidence']} confidence: {z} standard errors"
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:+.0f}%"

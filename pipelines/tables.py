@@ -1,0 +1,126 @@
+"""Markdown tables of a comparison's results: the one comparison table (report and model cards) and the
+training settings table. Free of plotting imports, so model cards and publishing load it cheaply."""
+
+from .results import Row, TaskEntry
+from .tasks import SCORES, score_name
+
+MISSING = "—"  # a value the results do not have (a sparse or older file)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines: the header, its rule, one line per row of cells (made safe inside a cell)."""
+    def line(cells):
+        return "| " + " | ".join(str(cell).replace("\n", " ").replace("|", "\\|") for cell in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header)] + [line(row) for row in rows]
+
+
+def formatted(value, form: str, scale: float = 1, unit: str = "") -> str:
+    """`value / scale` in format `form`, followed by `unit`; a dash where the results lack the value."""
+    if value is None:
+        return MISSING
+    return format(value / scale if scale != 1 else value, form) + unit
+
+
+# The scores a trained summarizer is checked against its baselines on (ROUGE-Lsum follows ROUGE-L).
+BASELINE_CHECKS = ("rouge1", "rouge2", "rougeL")
+
+
+# What a model must reach before its scores say something about the task rather than about frequent
+# words: a translation that keeps some of the sentence, summaries that differ from dialogue to dialogue
+# and share word pairs with the reference.
+LEARNING_BARS = {"translation": {"bleu": 15.0}, "summarization": {"rouge2": 5.0, "distinct_outputs": 0.8}}
+
+
+def unlearned(kind: str, test: dict) -> list[str]:
+    """The learning bars a model's test scores miss: ["ROUGE-2 3.1 < 5"], empty when it has learned the task."""
+    missed = []
+    for metric, bar in LEARNING_BARS[kind].items():
+        value = test.get(metric)
+        if value is not None and value < bar:
+            missed.append(f"distinct {percent(value)} < {percent(bar)}" if metric == "distinct_outputs"
+                          else f"{score_name(metric)} {value:.1f} < {bar:g}")
+    return missed
+
+
+def learning_bars_text(kind: str) -> str:
+    """The bars of `kind` in words: "test ROUGE-2 at least 5 and distinct outputs at least 80%"."""
+    return "test " + " and ".join(f"distinct outputs at least {percent(bar)}" if metric == "distinct_outputs"
+                                  else f"{score_name(metric)} at least {bar:g}"
+                                  for metric, bar in LEARNING_BARS[kind].items())
+
+
+def comparison_table(entry: TaskEntry, mark: str | None = None, ranked: bool = False) -> list[str]:
+    """The task's Markdown table: one row per model, then the baselines that learn nothing (summarization).
+
+    Report and model cards both show it. `mark` names the row a card is about; `ranked` puts the
+    best main metric first (rows without it last) instead of the run's order.
+    """
+    kind, main = entry.task.kind, entry.task.main_metric
+    metrics = [score.key for score in SCORES[kind]]
+    baselines = entry.baselines if kind == "summarization" else {}
+    header = ["model", "parameters", "training time", "train tokens/s", "best val step", f"val {score_name(main)}",
+              *(f"test {score_name(m)}" for m in metrics), "decode sentences/s"]
+    if kind == "summarization":
+        header += ["distinct outputs"] + (["vs. baselines"] if baselines else [])
+    header.append("learned the task")
+    models = list(entry.models.items())
+    if ranked:
+        models.sort(key=lambda item: (item[1].test.get(main) is None, -(item[1].test.get(main) or 0.0)))
+    rows = [model_cells(key, model, metrics, kind, baselines, key == mark) for key, model in models]
+    for baseline in baselines.values():
+        rows.append([f"*{baseline.label}, no training*", *[MISSING] * 5,
+                     *(formatted(baseline.test.get(m), ".2f") for m in metrics), MISSING,
+                     percent(baseline.test.get("distinct_outputs")), MISSING, MISSING])
+    return markdown_table(header, rows)
+
+
+def model_cells(key: str, model: Row, metrics: list[str], kind: str, baselines: dict, marked: bool) -> list[str]:
+    """One model's cells of the comparison table."""
+    training, test = model.training, model.test
+    label = model.label or key
+    cells = [
+        f"**{label}** (this model)" if marked else label, formatted(model.parameters, ".1f", 1e6, "M"),
+        formatted(training.get("train_seconds"), ".1f", 60, " min"),
+        formatted(training.get("target_tokens_per_second"), ",.0f"), formatted(training.get("best_step"), ""),
+        formatted(training.get("best_metric"), ".2f"), *(formatted(test.get(m), ".2f") for m in metrics),
+        formatted(test.get("sentences_per_second"), ".1f"),
+    ]
+    if kind == "summarization":
+        cells.append(percent(test.get("distinct_outputs")))
+        if baselines:
+            shortfalls = below_baselines(test, baselines)
+            cells.append("below " + "; ".join(shortfalls) if shortfalls else "beats both")
+    missed = unlearned(kind, test)
+    cells.append("no: " + ", ".join(missed) if missed else "yes")
+    return cells
+
+
+def below_baselines(test: dict, baselines: dict) -> list[str]:
+    """Where a trained row scores below a baseline: ["LEAD-3 on ROUGE-2", ...]."""
+    shortfalls = []
+    for name, baseline in baselines.items():
+        metrics = [score_name(m) for m in BASELINE_CHECKS if test[m] < baseline.test[m]]
+        if metrics:
+            shortfalls.append(f"{name.upper()} on {', '.join(metrics)}")
+    return shortfalls
+
+
+def percent(share: float | None) -> str:
+    return MISSING if share is None else f"{100 * share:.0f}%"
+
+
+def settings_table(entry: TaskEntry) -> list[str]:
+    """How each model was trained: the preset's settings can differ by architecture, so the report shows them."""
+    header = ["model", "steps (full epochs)", "stopped by", "batch tokens", "learning rate", "schedule (warmup steps)",
+              "dropout", "label smoothing"]
+    rows = []
+    for model in entry.models.values():
+        training = model.training
+        rows.append([
+            model.label, f"{training['steps']:,} ({training['epochs']})", training["stop_reason"],
+            f"{training['batch_tokens']:,}", f"{training['learning_rate']:g}",
+            f"{training['schedule']} ({training['warmup_steps']})", f"{training['dropout']:g}",
+            f"{training['label_smoothing']:g}",
+        ])
+    return markdown_table(header, rows)
