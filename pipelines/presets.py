@@ -16,20 +16,13 @@ Why these values:
   rate when its 75-second budget ran out).
 - Batches are counted in tokens (with padding), so a batch holds the same
   amount of work whatever the sentence lengths; on a CPU a few thousand
-  tokens already saturate the two cores' matrix kernels. Within a fixed
-  budget of minutes, smaller batches buy more updates at the price of
-  noisier gradients, and the architectures differ in which matters more
-  (20-minute Multi30k runs, one seed each, test2016 BLEU at 4,096 -> 2,048
-  tokens per batch): the LSTM (37.8 -> 39.2) and the Transformer (36.7 ->
-  38.7) gain from the extra updates, the plain RNN loses (30.4 -> 26.1), its
-  ungated gradients needing the larger batch. Hence 2,048 for the LSTM and
-  the Transformer, 4,096 for the RNN.
-
-Measured with these `demo` settings at a 20-minute budget per model on 2 CPU
-cores (README "Performance", docs/cpu-20min): test2016 BLEU 39.2 (LSTM), 38.7
-(Transformer), 30.4 (RNN). The Transformer's warmup of 100 steps is 2% of the
-~4,500 steps it gets in 20 minutes; its validation loss was still falling
-(1.73 -> 1.69 over the last 650 steps), so a longer budget would still pay.
+  tokens already saturate the two cores' matrix kernels. Smaller batches buy
+  more updates at the price of noisier gradients, and the architectures
+  differ in which matters more: the Transformer, slowest to start, is bound
+  by its number of updates at CPU budgets (1,024 tokens); the LSTM gains
+  from updates too (2,048); the plain RNN's ungated gradients need the
+  larger batch (4,096). The measurements behind these choices are in
+  docs/cpu-20min and docs/demo-cpu.
 """
 
 from .errors import ConfigError
@@ -40,7 +33,7 @@ RECURRENT_DEMO = dict(
 )
 LSTM_DEMO = dict(RECURRENT_DEMO, batch_tokens=2048)
 TRANSFORMER_DEMO = dict(
-    size="demo", batch_tokens=2048, learning_rate=1e-3, schedule="inverse_sqrt", warmup_steps=100, dropout=0.1,
+    size="demo", batch_tokens=1024, learning_rate=1e-3, schedule="inverse_sqrt", warmup_steps=100, dropout=0.1,
     eval_every=200, save_every=200,
 )
 
@@ -112,9 +105,9 @@ COMPARE_PRESETS = {
     # shown beside the extractive baselines; docs/cpu-summarization compares every architecture.
     # Test scoring uses the first 200 test examples (beam search dominates the rest). A 4k
     # vocabulary: on a CPU the output layer and its softmax dominate the cost per token.
-    "demo": dict(tasks="multi30k,dialogsum", budget_target_tokens=500_000, test_samples=200, vocab_size=4000,
+    "demo": dict(tasks="multi30k,dialogsum", budget_target_tokens=600_000, test_samples=200, vocab_size=4000,
                  eval_samples=50, eval_every=100,
-                 per_task={"dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=200_000)}),
+                 per_task={"dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=150_000)}),
     # GPUs: the same target-token budget for every architecture (about 35 Multi30k epochs), full test sets.
     "full": dict(tasks="multi30k,dialogsum", budget_target_tokens=15_000_000, vocab_size=8000, eval_samples=500),
 }
