@@ -248,7 +248,7 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(f"output_dir: {tmp_path / 'run'}\narch: transformer\npreset: demo\nmax_steps: 5\n")
     config = parse_train_config([str(path)]).resolved()
-    assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "demo", 2048)
+    assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "demo", 1024)
     with pytest.raises(ValueError, match="set a budget"):
         TrainConfig(output_dir=str(tmp_path)).resolved()
     with pytest.raises(ValueError, match="unknown architecture 'gpt'"):
