@@ -15,7 +15,7 @@ failed to load or to run (the others still answer).
 One file, two uses, one copy of the UI:
 
     lineage app runs/demo    pipelines/cli.py builds the catalog from the run's results.json
-                             (space.catalog_from_run)
+                             (hub.space.catalog_from_run)
     python app.py            in a Space written by `lineage publish-space`, which copies this
                              file verbatim; it reads the catalog from models.json beside it
 

@@ -131,7 +131,7 @@ def positive(text: str) -> int:
 
 
 def run_publish(argv: list[str]) -> None:
-    from .publish import publish
+    from .hub.publish import publish
 
     parser = argparse.ArgumentParser(prog="lineage publish", description="Upload a model folder to the Hub.")
     parser.add_argument("model", help="Hub-ready model folder (e.g. runs/demo/models/multi30k-de-en-lstm)")
@@ -144,7 +144,7 @@ def run_publish(argv: list[str]) -> None:
 
 
 def run_publish_space(argv: list[str]) -> None:
-    from .space import model_repos, publish_space
+    from .hub.space import model_repos, publish_space
 
     parser = argparse.ArgumentParser(prog="lineage publish-space",
                                      description="Upload a Hub Space that runs a comparison's models side by side.")
@@ -173,7 +173,7 @@ def run_app(argv: list[str]) -> None:
     if importlib.util.find_spec("gradio") is None:
         raise ConfigError("gradio is not installed: pip install 'lineage[app]'")
     from . import app
-    from .space import catalog_from_run
+    from .hub.space import catalog_from_run
 
     parser = argparse.ArgumentParser(prog="lineage app", description="Serve a page that runs models side by side.")
     parser.add_argument("sources", nargs="+", metavar="SOURCE",

@@ -468,7 +468,7 @@ def announce(rows: list[tuple]) -> float:
 
 def write_outputs(run_dir: Path, results: Results) -> None:
     """The model cards, report.md with its plots, and the final results.json."""
-    from .cards import write_cards
+    from .hub.cards import write_cards
     from .report import write_report
 
     write_cards(run_dir, results)

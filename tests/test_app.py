@@ -17,7 +17,8 @@ from transformers import pipeline
 
 import browser  # tests/browser.py
 import isolated  # tests/isolated.py
-from pipelines import app, space
+from pipelines import app
+from pipelines.hub import space
 
 TASK = "multi30k-de-en"
 ROWS = ["rnn", "lstm", "transformer"]

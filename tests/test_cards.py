@@ -1,4 +1,4 @@
-"""Model cards rendered from a comparison's results (pipelines/cards.py, model_cards/template.md).
+"""Model cards rendered from a comparison's results (pipelines/hub/cards.py, model_cards/template.md).
 
 `make_results` builds a results structure of the shape `lineage compare`
 writes (the contract cards and publishing rely on), optionally with real tiny
@@ -14,8 +14,8 @@ import jinja2.meta
 import pytest
 from huggingface_hub import ModelCard
 
-from pipelines import cards
-from pipelines.cards import TEMPLATE_PATH, model_card, write_card, write_cards
+from pipelines.hub import cards
+from pipelines.hub.cards import TEMPLATE_PATH, model_card, write_card, write_cards
 from pipelines.results import Results
 
 TOY_TEXTS = [
@@ -442,7 +442,7 @@ def test_write_cards_writes_one_card_per_model_folder(tmp_path):
 
 
 def test_template_path_is_inside_the_project():
-    assert TEMPLATE_PATH == Path(cards.__file__).resolve().parents[1] / "model_cards" / "template.md"
+    assert TEMPLATE_PATH == Path(cards.__file__).resolve().parents[2] / "model_cards" / "template.md"
     assert TEMPLATE_PATH.is_file()
 
 

@@ -1,4 +1,4 @@
-"""The Space (pipelines/space.py): one file set for the upload and for --local-dir, the page's own file as
+"""The Space (pipelines/hub/space.py): one file set for the upload and for --local-dir, the page's own file as
 app.py, a card Spaces read, model repos that must exist before an upload, and a Space folder that runs
 as it is in a process that cannot import the project (driven in a headless browser, tests/browser.py)."""
 
@@ -16,10 +16,11 @@ from transformers import pipeline
 
 import browser  # tests/browser.py
 import isolated  # tests/isolated.py
-from pipelines import app, space
-from pipelines import publish as publishing
-from pipelines.publish import OFFLINE_MESSAGE, PublishError, publish
-from pipelines.space import SPACE_FILES, model_repos, publish_space
+from pipelines import app
+from pipelines.hub import publish as publishing
+from pipelines.hub import space
+from pipelines.hub.publish import OFFLINE_MESSAGE, PublishError, publish
+from pipelines.hub.space import SPACE_FILES, model_repos, publish_space
 
 TASK = "multi30k-de-en"
 ROWS = ["rnn", "lstm", "transformer"]

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .architectures import RECURRENT
-from .files import write_text
-from .tables import comparison_table
-from .results import Results, Row, TaskEntry, TaskSummary
-from .tasks import SCORES, metric_modules, score_name
+from ..architectures import RECURRENT
+from ..files import write_text
+from ..tables import comparison_table
+from ..results import Results, Row, TaskEntry, TaskSummary
+from ..tasks import SCORES, metric_modules, score_name
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "model_cards" / "template.md"
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "model_cards" / "template.md"
 CARD_NAME = "README.md"
 
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}

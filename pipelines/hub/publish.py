@@ -19,7 +19,7 @@ rendered again for the target repo id, so its metadata and usage snippets
 name the repo; the run's folder itself is left as it is.
 
 `upload` and `write_output_folder` are the two halves every publication shares:
-pipelines/space.py publishes a Space through them too.
+pipelines/hub/space.py publishes a Space through them too.
 
 The access token comes from the `token` argument, else `huggingface_hub`
 resolves it (the `HF_TOKEN` environment variable, or the `hf auth login`
@@ -39,10 +39,10 @@ from pathlib import Path
 import huggingface_hub
 from huggingface_hub import ModelCard
 
+from ..errors import LineageError
+from ..files import write_folder
+from ..results import Results
 from .cards import CARD_NAME, model_card
-from .errors import LineageError
-from .files import write_folder
-from .results import Results
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def upload(
 ) -> str:
     """Create `repo_id` if it does not exist, upload exactly `files` of the folder `staging`, return the commit URL.
 
-    The one upload path of models (`publish`) and Spaces (`pipelines.space`,
+    The one upload path of models (`publish`) and Spaces (`pipelines.hub.space`,
     which passes `space_sdk`). Remote files matching `delete_patterns` that
     the upload does not hold are deleted.
     """
@@ -308,7 +308,7 @@ def _check_card_name(card_path: Path, repo_id: str) -> None:
     if name and name != repo_id:
         logger.warning(
             "the model card names the model %r, not %r: render it with "
-            "pipelines.cards.model_card(..., repo_id=%r) so its usage snippets are right",
+            "pipelines.hub.cards.model_card(..., repo_id=%r) so its usage snippets are right",
             name, repo_id, repo_id,
         )
 

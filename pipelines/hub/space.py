@@ -30,12 +30,12 @@ import huggingface_hub
 from huggingface_hub import SpaceCard, SpaceCardData
 from packaging.requirements import Requirement
 
-from . import app
+from .. import app
+from ..results import Results
+from ..tables import markdown_table
+from ..tasks import score_name
 from .cards import default_model_name
 from .publish import PublishError, Published, check_online, upload, write_output_folder
-from .results import Results
-from .tables import markdown_table
-from .tasks import score_name
 
 APP_FILE = "app.py"
 README = "README.md"
