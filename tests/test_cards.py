@@ -1,4 +1,4 @@
-"""Model cards rendered from a comparison's results (pipelines/hub/cards.py, model_cards/template.md).
+"""Model cards rendered from a comparison's results (pipelines/hub/cards.py, pipelines/hub/card_template.md).
 
 `make_results` builds a results structure of the shape `lineage compare`
 writes (the contract cards and publishing rely on), optionally with real tiny
@@ -6,6 +6,8 @@ model folders; tests/test_publish.py loads it from here.
 """
 
 import copy
+import fnmatch
+import importlib.resources
 import re
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from pipelines.hub import cards
-from pipelines.hub.cards import TEMPLATE_PATH, model_card, write_card, write_cards
+from pipelines.hub.cards import TEMPLATE, model_card, write_card, write_cards
 from pipelines.results import Results
 
 TOY_TEXTS = [
@@ -302,7 +304,7 @@ def test_unknown_task_or_model_is_a_clear_error(results):
 def test_template_uses_only_variables_the_cards_module_provides(results):
     """jinja2 renders an unknown variable as an empty string; catch typos here instead."""
     environment = jinja2.Environment()
-    used = jinja2.meta.find_undeclared_variables(environment.parse(TEMPLATE_PATH.read_text()))
+    used = jinja2.meta.find_undeclared_variables(environment.parse(TEMPLATE.read_text()))
     context = cards._context(Results.from_dict(results), TRANSLATION, "lstm", None)
     provided = set(context) | {"card_data"} | set(cards._card_data(context).to_dict())
     assert used <= provided, used - provided
@@ -441,9 +443,14 @@ def test_write_cards_writes_one_card_per_model_folder(tmp_path):
     assert ModelCard.load(tmp_path / "models" / f"{TRANSLATION}-lstm" / "README.md").data.model_name == "someone/x"
 
 
-def test_template_path_is_inside_the_project():
-    assert TEMPLATE_PATH == Path(cards.__file__).resolve().parents[2] / "model_cards" / "template.md"
-    assert TEMPLATE_PATH.is_file()
+def test_template_is_package_data():
+    """The template is read through the package's resources, not a source-tree path, and pyproject ships it in
+    the wheel: a non-editable install (`pip install .`) renders cards too."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    assert TEMPLATE == importlib.resources.files("pipelines.hub") / "card_template.md" and TEMPLATE.is_file()
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["pipelines.hub"]
+    assert any(fnmatch.fnmatch(TEMPLATE.name, pattern) for pattern in patterns)
 
 
 def test_sparse_results_render_without_gaps():

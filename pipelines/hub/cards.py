@@ -6,15 +6,17 @@
 - the YAML metadata comes from `ModelCardData` (languages, licence, dataset,
   metrics, pipeline tag, tags) and `EvalResult`s, so the Hub's `model-index`
   holds the measured test scores;
-- the body is `model_cards/template.md` (Jinja), filled with values that are
-  all taken from the results (nothing is typed by hand): architecture and
-  sizes, usage, training data and procedure, test scores with their metric
-  signatures, scores by source length, and the comparison with the other
-  models of the same run and task.
+- the body is `card_template.md` beside this file (Jinja; package data, read
+  through `importlib.resources`, so an installed package finds it too),
+  filled with values that are all taken from the results (nothing is typed
+  by hand): architecture and sizes, usage, training data and procedure, test
+  scores with their metric signatures, scores by source length, and the
+  comparison with the other models of the same run and task.
 
 `write_card(card, folder)` saves the card as the folder's README.md, atomically.
 """
 
+import importlib.resources
 import re
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from ..tables import comparison_table
 from ..results import Results, Row, TaskEntry, TaskSummary
 from ..tasks import SCORES, metric_modules, score_name
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "model_cards" / "template.md"
+TEMPLATE = importlib.resources.files(__package__) / "card_template.md"
 CARD_NAME = "README.md"
 
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}
@@ -179,7 +181,8 @@ def model_card(results: Results, task_name: str, model_key: str, repo_id: str | 
     if model_key not in models:
         raise KeyError(f"task {task_name!r} has no model {model_key!r}: it has {', '.join(models)}")
     context = _context(results, task_name, model_key, repo_id)
-    return ModelCard.from_template(_card_data(context), template_path=str(TEMPLATE_PATH), **context)
+    with importlib.resources.as_file(TEMPLATE) as template_path:
+        return ModelCard.from_template(_card_data(context), template_path=str(template_path), **context)
 
 
 def write_card(card: ModelCard, folder: str | Path) -> Path:
