@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .files import read_json_lines, write_bytes, write_text  # noqa: E402
 from .results import Results, TaskEntry  # noqa: E402
-from .tables import comparison_table, learning_bars_text, settings_table  # noqa: E402
+from .tables import budget_text, comparison_table, learning_bars_text, settings_table  # noqa: E402
 from .tasks import SCORES, score_name  # noqa: E402
 
 
@@ -110,12 +110,6 @@ def examples_section(entry: TaskEntry) -> list[str]:
 def one_line(text: str, limit: int = 400) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + " …"
-
-
-def budget_text(budget: dict) -> str:
-    if budget["kind"] == "minutes":
-        return f"{budget['value']} training minutes per model"
-    return f"{budget['value']:,} target tokens per model"
 
 
 def write_report(results: Results, run_dir: Path) -> list[str]:

@@ -1,5 +1,6 @@
-"""Markdown tables of a comparison's results: the one comparison table (report and model cards) and the
-training settings table. Free of plotting imports, so model cards and publishing load it cheaply."""
+"""Markdown tables of a comparison's results: the one comparison table (report and model cards), the
+training settings table, and the words report and cards share (budget, learning bars). Free of plotting
+imports, so model cards and publishing load it cheaply."""
 
 from .results import Row, TaskEntry
 from .tasks import SCORES, score_name
@@ -20,6 +21,16 @@ def formatted(value, form: str, scale: float = 1, unit: str = "") -> str:
     if value is None:
         return MISSING
     return format(value / scale if scale != 1 else value, form) + unit
+
+
+def budget_text(budget: dict | None) -> str | None:
+    """A results budget in words: "20 training minutes per model", "600,000 target tokens per model";
+    None when the results have none (a sparse file)."""
+    if not budget:
+        return None
+    if budget["kind"] == "minutes":
+        return f"{budget['value']:g} training minutes per model"
+    return f"{int(budget['value']):,} target tokens per model"
 
 
 # The scores a trained summarizer is checked against its baselines on (ROUGE-Lsum follows ROUGE-L).

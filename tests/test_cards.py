@@ -329,7 +329,7 @@ def test_body_sections_and_numbers(results, tmp_path):
     assert "`num_beams=5`" in text and "31.0 sentences per second" in text
     assert f"{entry['parameters']:,}" in text
     assert "4.9 min" in text and "4,312 target tokens per second" in text
-    assert "5 minutes of training per model" in text
+    assert "5 training minutes per model" in text
     assert "2-core x86_64 CPU (AMD EPYC 7B13)" in text and "| Transformers | 5.23.0 |" in text
     assert "| Peak learning rate | 0.001 |" in text and "| Label smoothing | 0.1 |" in text
     assert f"| Best validation BLEU | {entry['training']['best_metric']:.2f} |" in text

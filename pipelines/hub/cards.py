@@ -24,7 +24,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..architectures import RECURRENT
 from ..files import write_text
-from ..tables import comparison_table
+from ..tables import budget_text, comparison_table
 from ..results import Results, Row, TaskEntry, TaskSummary
 from ..tasks import SCORES, metric_modules, score_name
 
@@ -269,7 +269,7 @@ def _context(results: Results, task_name: str, model_key: str, repo_id: str | No
     return dict(
         model_name=model_name, repo_id=repo_id, model_ref=repo_id or model_name, task_name=task_name,
         model_key=model_key, run_name=results.name, preset=results.preset,
-        budget_text=_budget(results.budget_of(task_name)), sibling_count=len(task_entry.models),
+        budget_text=budget_text(results.budget_of(task_name)), sibling_count=len(task_entry.models),
         comparison_lines=comparison_table(task_entry, mark=model_key, ranked=True),
         **_task_context(task_entry), **_model_context(entry, model_key, task),
         **_test_context(entry.test, task), **_environment_context(results.environment),
@@ -493,17 +493,6 @@ def _excerpt(text: str) -> str:
     if len(text) > EXAMPLE_CHARACTERS:
         text = text[:EXAMPLE_CHARACTERS].rsplit(" ", 1)[0] + " …"
     return _cell(text)
-
-
-def _budget(budget: dict | None) -> str | None:
-    if not budget:
-        return None
-    kind, value = budget.get("kind"), budget.get("value")
-    if kind == "minutes":
-        return f"{_plain(value)} minutes of training per model"
-    if kind == "target_tokens":
-        return f"{_integer(value)} target tokens per model"
-    return f"{_plain(value)} {kind} per model"
 
 
 # ---------------------------------------------------------------------------- formatting
