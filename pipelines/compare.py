@@ -450,10 +450,10 @@ def announce(rows: list[tuple]) -> float:
     from .estimate import estimate_row
     from .tokenizer import load_tokenizer
 
-    todo = [row for row in rows if not (Path(row_config(*row).output_dir) / "row.json").exists()]
+    todo = [(row, train_config) for row in rows
+            if not (Path((train_config := row_config(*row)).output_dir) / "row.json").exists()]
     seconds = 0.0
-    for config, benchmark, row, arch, overrides in todo:
-        train_config = row_config(config, benchmark, row, arch, overrides)
+    for (config, benchmark, row, arch, overrides), train_config in todo:
         sources, _ = load_test_references(task_of(config, benchmark))
         sources = sources[: config.test_samples or len(sources)]
         estimate = estimate_row(train_config, load_tokenizer(train_config.tokenizer), sources)

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .evaluation import generate_texts
@@ -78,6 +77,5 @@ def seconds_per_example(model, tokenizer, task, sources: list[str], **generate_k
     settings = {**task.generation, **generate_kwargs}
     generate_texts(model, tokenizer, sources[:1], task.max_source_length, **settings)
     start = time.perf_counter()
-    with torch.inference_mode():
-        generate_texts(model, tokenizer, sources, task.max_source_length, **settings)
+    generate_texts(model, tokenizer, sources, task.max_source_length, **settings)  # itself under inference_mode
     return (time.perf_counter() - start) / max(len(sources), 1)
