@@ -350,38 +350,21 @@ def measure_training(job: dict) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-8)
     batch = random_batch(batch_size, length, job["vocab_size"], model, device)
 
-    if device.type == "cuda":
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        base_memory = torch.cuda.memory_allocated(device)
-    else:
-        base_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-
-    warmup = []
-    for _ in range(job["warmup_steps"]):
+    def timed_step() -> float:
         synchronize(device)
         start = time.perf_counter()
         training_step(model, batch, optimizer, device)
         synchronize(device)
-        warmup.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    base_memory = memory_in_use(device)
+    warmup = [timed_step() for _ in range(job["warmup_steps"])]
     timed, load = [], os.getloadavg()[0]
     cpu_start = time.process_time()
     while len(timed) < job["steps"] and (len(timed) < job["min_steps"] or sum(timed) < job["seconds"]):
-        synchronize(device)
-        start = time.perf_counter()
-        training_step(model, batch, optimizer, device)
-        synchronize(device)
-        timed.append(time.perf_counter() - start)
+        timed.append(timed_step())
     cpu_seconds = time.process_time() - cpu_start
 
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device)
-        memory = {"peak_mb": peak / 2**20, "training_delta_mb": (peak - base_memory) / 2**20,
-                  "method": "torch.cuda.max_memory_allocated"}
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        memory = {"peak_rss_mb": peak / 2**20, "training_delta_mb": (peak - base_memory) / 2**20,
-                  "method": "ru_maxrss of a fresh process"}
     step = statistics.median(timed)
     target_tokens = batch_size * length
     return {
@@ -399,8 +382,28 @@ def measure_training(job: dict) -> dict:
         # threads had the cores to themselves; well below 1 on a busy machine (or for serial work).
         "cpu_share": cpu_seconds / (sum(timed) * torch.get_num_threads()) if device.type == "cpu" else None,
         "load_average_1min": load,
-        "memory": memory,
+        "memory": peak_memory(device, base_memory),
     }
+
+
+def memory_in_use(device: torch.device) -> int:
+    """Bytes in use before training: allocated GPU memory (peak statistics reset), or this process's RSS peak."""
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def peak_memory(device: torch.device, base: int) -> dict:
+    """The peak memory of the training steps, and how much of it they added to `base`."""
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device)
+        return {"peak_mb": peak / 2**20, "training_delta_mb": (peak - base) / 2**20,
+                "method": "torch.cuda.max_memory_allocated"}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"peak_rss_mb": peak / 2**20, "training_delta_mb": (peak - base) / 2**20,
+            "method": "ru_maxrss of a fresh process"}
 
 
 _CONTEXT = None

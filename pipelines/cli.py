@@ -1,6 +1,6 @@
 """`lineage`: the command line.
 
-    lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields, or a YAML/JSON file)
+    lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields)
     lineage compare  --preset demo                                          (CompareConfig fields)
     lineage study    --preset demo                                          (StudyConfig fields)
     lineage report   [RUN_DIR] [--readme README.md]                         (report.md, or README sections, from results.json)
@@ -10,7 +10,8 @@
                      (needs the app extra: pip install 'lineage[app]')
     lineage publish-space RUN_DIR --repo_id user/name [--local_dir DIR] [--model_repo FOLDER=REPO] [--private]
 
-`train`, `compare` and `study` also run under `accelerate launch` through scripts/.
+`train`, `compare` and `study` take their fields as flags or as one YAML/JSON file
+(pipelines/configs.py), and also run under `accelerate launch` through scripts/.
 Every flag is written with underscores, as the dataclass fields behind
 `train`, `compare` and `study` are named; each one also accepts dashes
 (`--source-column` for `--source_column`).
@@ -30,22 +31,18 @@ from .errors import ConfigError, LineageError
 
 
 def run_train(argv: list[str]) -> None:
-    from .training import parse_train_config, train
+    from .configs import parse_config
+    from .training import TrainConfig, train
 
-    print(json.dumps(train(parse_train_config(argv)), indent=2))
+    print(json.dumps(train(parse_config(TrainConfig, argv)), indent=2))
 
 
 def run_compare(argv: list[str]) -> None:
-    from transformers import HfArgumentParser
-
     from .compare import CompareConfig, compare
+    from .configs import parse_config
     from .training import launch_state
 
-    parser = HfArgumentParser(CompareConfig)
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        config = parser.parse_yaml_file(argv[0])[0]
-    else:
-        config = parser.parse_args_into_dataclasses(argv)[0]
+    config = parse_config(CompareConfig, argv)
     results = compare(config)
     if not launch_state().is_main_process:
         return
@@ -56,13 +53,12 @@ def run_compare(argv: list[str]) -> None:
 
 
 def run_study(argv: list[str]) -> None:
-    from transformers import HfArgumentParser
-
+    from .configs import parse_config
     from .study.grid import StudyConfig
     from .study.runner import study
     from .training import launch_state
 
-    config = HfArgumentParser(StudyConfig).parse_args_into_dataclasses(argv)[0]
+    config = parse_config(StudyConfig, argv)
     document = study(config)
     if not launch_state().is_main_process:
         return

@@ -16,10 +16,13 @@ Each finished row is kept in its row.json, so a crash in one architecture
 loses nothing else, and re-running the same command resumes: finished rows
 are reused and an interrupted one continues from its last checkpoint. A row
 is reused only with the settings it was made with (`row_settings`): a
-command that changes them (another budget under the same --name) is refused
-before anything trains, or with --overwrite retrains the changed rows.
+command that changes them (another vocabulary under the same --name) is refused
+before anything trains, or with --overwrite retrains the changed rows. A larger
+budget (or other milestones, evaluation frequencies) continues each row's run
+from its last checkpoint instead, and tests it again.
 """
 
+import json
 import logging
 import os
 import platform
@@ -33,10 +36,11 @@ from .data import load_test_references
 from .errors import ConfigError
 from .files import write_text
 from .presets import compare_preset
-from .results import Baseline, Results, Row, TaskEntry, TaskSummary
-from .runs import changes, describe, read_record, run_settings, setting_defaults
+from .results import Baseline, Milestone, Results, Row, TaskEntry, TaskSummary
+from .runs import changes, defining, describe, read_record, run_settings, setting_defaults
 from .tasks import TaskSpec, get_task
-from .training import TrainConfig, launch_state, on_main_process, train
+from .configs import field_like
+from .training import MILESTONES, TrainConfig, launch_state, on_main_process, train
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,12 @@ RECURRENT_ONLY = ("no-attention", "pointer-generator")
 # The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
+# The training settings a comparison passes to every row, declared as TrainConfig declares them; those a
+# compare preset may set are unset (None) by default.
+TRAINING_FIELDS = (
+    "source_language", "target_language", "kind", "source_column", "target_column", "train_samples", "vocab_size",
+    "batch_tokens", "budget_minutes", "budget_target_tokens", "milestones", "eval_every", "eval_samples", "seed",
+)
 
 
 def named_row(name: str) -> tuple[str, str, dict]:
@@ -82,21 +92,22 @@ class CompareConfig:
     rows: str | None = field(default=None, metadata={
         "help": "the rows to train, instead of --archs and --variants: ARCH or ARCH-VARIANT, "
                 "e.g. lstm-pointer-generator,transformer"})
-    budget_minutes: float | None = field(default=None, metadata={"help": "training minutes per model"})
-    budget_target_tokens: int | None = field(default=None, metadata={"help": "target tokens per model (instead of minutes)"})
-    train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
+    budget_minutes: float | None = field_like(TrainConfig, "budget_minutes", None)
+    budget_target_tokens: int | None = field_like(TrainConfig, "budget_target_tokens", None)
+    milestones: str | None = field_like(TrainConfig, "milestones", None)
+    train_samples: int | None = field_like(TrainConfig, "train_samples", None)
     test_samples: int | None = field(default=None, metadata={"help": "score on the first N test examples (default: all)"})
-    source_language: str = field(default="de", metadata={"help": "Multi30k source language"})
-    target_language: str = field(default="en", metadata={"help": "Multi30k target language"})
-    kind: str | None = field(default=None, metadata={"help": "translation | summarization (custom datasets)"})
-    source_column: str | None = field(default=None, metadata={"help": "source text column (custom datasets)"})
-    target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
-    vocab_size: int | None = field(default=None, metadata={"help": "size of each task's tokenizer vocabulary"})
-    eval_samples: int | None = field(default=None, metadata={"help": "validation sentences decoded at each evaluation"})
-    eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps (default: the training preset's)"})
-    batch_tokens: int | None = field(default=None, metadata={"help": "tokens per batch (default: the training preset's)"})
+    source_language: str = field_like(TrainConfig, "source_language")
+    target_language: str = field_like(TrainConfig, "target_language")
+    kind: str | None = field_like(TrainConfig, "kind")
+    source_column: str | None = field_like(TrainConfig, "source_column")
+    target_column: str | None = field_like(TrainConfig, "target_column")
+    vocab_size: int | None = field_like(TrainConfig, "vocab_size", None)
+    eval_samples: int | None = field_like(TrainConfig, "eval_samples", None)
+    eval_every: int | None = field_like(TrainConfig, "eval_every", None)
+    batch_tokens: int | None = field_like(TrainConfig, "batch_tokens", None)
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
-    seed: int = field(default=0, metadata={"help": "random seed of every row"})
+    seed: int = field_like(TrainConfig, "seed")
     overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
 
     def resolved(self, benchmark: str | None = None) -> "CompareConfig":
@@ -241,14 +252,10 @@ def task_of(config: CompareConfig, benchmark: str) -> TaskSpec:
 def row_config(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> TrainConfig:
     """The row's resolved training settings; raises ConfigError for an invalid one, before any data is loaded."""
     task_dir = config.run_dir / task_of(config, benchmark).name
+    shared = {name: getattr(config, name) for name in TRAINING_FIELDS if getattr(config, name) is not None}
     return TrainConfig(
-        output_dir=str(task_dir / row), task=benchmark, source_language=config.source_language,
-        target_language=config.target_language, kind=config.kind, source_column=config.source_column,
-        target_column=config.target_column, eval_samples=config.eval_samples, eval_every=config.eval_every,
-        batch_tokens=config.batch_tokens, vocab_size=config.vocab_size, tokenizer=str(tokenizer_folder(config, benchmark)),
-        arch=arch, preset=config.preset, train_samples=config.train_samples,
-        budget_minutes=config.budget_minutes, budget_target_tokens=config.budget_target_tokens,
-        seed=config.seed, resume=True, **overrides,
+        output_dir=str(task_dir / row), task=benchmark, tokenizer=str(tokenizer_folder(config, benchmark)), arch=arch,
+        preset=config.preset, resume=True, **shared, **overrides,
     ).resolved()
 
 
@@ -266,11 +273,14 @@ def recorded_row_settings(folder: Path, planned: dict) -> dict | None:
 
 
 def claim_rows(rows: list[tuple], overwrite: bool) -> None:
-    """Refuse (or with `overwrite` delete, to retrain) the rows whose folders were made with other settings.
+    """Refuse (or with `overwrite` delete, to retrain) the rows whose folders were made with other settings;
+    continue the rows whose only change is one a run may resume with, such as a larger budget.
 
     `rows` holds `train_row`'s arguments for every planned row. Called before
     anything trains, so a changed setting never reuses an old row nor mixes old
-    rows with new ones in a report.
+    rows with new ones in a report. A row to continue loses its test results
+    (row.json, its model folder), keeps its run, and `train_row` resumes that run
+    from its last checkpoint and tests it again.
     """
     stale = {}
     for config, benchmark, row, arch, overrides in rows:
@@ -280,6 +290,11 @@ def claim_rows(rows: list[tuple], overwrite: bool) -> None:
         if recorded == {}:
             stale[folder] = "its row.json records no settings (written by an older Lineage version)"
         elif recorded is not None and (changed := changes(recorded, planned, setting_defaults(train_config))):
+            if continues(changed, planned):
+                logger.info("%s/%s: continuing its run (%s)", folder.parent.name, row, describe(changed))
+                (folder / "row.json").unlink(missing_ok=True)
+                shutil.rmtree(config.run_dir / "models" / f"{folder.parent.name}-{row}", ignore_errors=True)
+                continue
             stale[folder] = describe(changed)
         if folder in stale and overwrite:
             logger.warning("%s/%s: made with other settings (%s): training it again", folder.parent.name, row,
@@ -294,6 +309,15 @@ def claim_rows(rows: list[tuple], overwrite: bool) -> None:
             "rows made with other settings: " + "; ".join(f"{', '.join(names)} ({what})" for what, names in by_change.items())
             + ". Use another --name, or --overwrite true to train them again (deletes them)"
         )
+
+
+def continues(changed: dict, planned: dict) -> bool:
+    """Whether a row with these setting changes is its old run continued: only settings a run may resume
+    with changed (runs.MAY_CHANGE, unless the schedule reads them), and no budget shrank."""
+    if set(changed) & set(defining(planned)):
+        return False
+    budgets = [(old, new) for name, (old, new) in changed.items() if name in BUDGET_FIELDS]
+    return all(old is not None and new is not None and new >= old for old, new in budgets)
 
 
 def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overrides: dict) -> Row:
@@ -344,6 +368,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
         test=test,
         examples=predictions[:EXAMPLES],
         folder=f"models/{task.name}-{row}",
+        milestones=test_milestones(row_dir, task, sources, references),
     )
     save_model_folder(model, tokenizer, config.run_dir / entry.folder)
     entry.save(row_dir / "row.json")
@@ -351,6 +376,30 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
 
 EXAMPLES = 5
+
+
+def test_milestones(row_dir: Path, task: TaskSpec, sources: list[str], references: list[list[str]]) -> list[Milestone]:
+    """The models a row's run kept at its milestones, tested as the row's best model is: the model at the
+    milestone, and the best one so far by validation (one test when they are the same step)."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from .evaluation import evaluate_model
+    from .tokenizer import load_tokenizer
+
+    def scores(folder: Path) -> dict:
+        model, tokenizer = AutoModelForSeq2SeqLM.from_pretrained(folder), load_tokenizer(folder)
+        result = evaluate_model(model, tokenizer, task, sources, references, show_progress=False)
+        return {key: value for key, value in result.items() if key not in ("predictions", "by_source_length")}
+
+    kept = sorted((row_dir / MILESTONES).glob("*/milestone.json"), key=lambda path: int(path.parent.name))
+    milestones = []
+    for record in kept:
+        milestone = Milestone.from_dict(json.loads(record.read_text()))
+        logger.info("%s/%s: testing the models kept at %s target tokens", task.name, row_dir.name, f"{milestone.milestone:,}")
+        milestone.test = scores(record.parent / "model")
+        milestone.best_test = milestone.test if milestone.best_step == milestone.step else scores(record.parent / "best")
+        milestones.append(milestone)
+    return milestones
 
 
 def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], references: list[list[str]]) -> dict[str, Baseline]:

@@ -184,6 +184,11 @@ class TokenBatchSampler:
 
     The sampler is resumable: `state_dict()` records the epoch and how many
     batches of it were already taken, and is saved with the training state.
+
+    After each batch it yields, `round_target_tokens` holds the target tokens of
+    that position's batches on every rank: each rank knows a step's global token
+    count without asking the others (the DataLoader must take batches as it
+    yields them, i.e. `num_workers=0`).
     """
 
     def __init__(
@@ -213,6 +218,7 @@ class TokenBatchSampler:
         self.batch_multiple = math.lcm(batch_multiple, num_replicas)
         self.epoch = 0
         self.taken = 0  # batches of the current epoch already yielded on this rank
+        self.round_target_tokens = 0
 
     def all_batches(self, epoch: int) -> list[np.ndarray]:
         """Every rank's batches of `epoch`, in order (rank r owns positions r::num_replicas)."""
@@ -261,9 +267,14 @@ class TokenBatchSampler:
         return len(self.all_batches(self.epoch)) // self.num_replicas
 
     def __iter__(self):
-        mine = self.all_batches(self.epoch)[self.rank :: self.num_replicas]
+        batches = self.all_batches(self.epoch)
+        mine = batches[self.rank :: self.num_replicas]
         while self.taken < len(mine):
             batch = mine[self.taken]
+            round_start = self.taken * self.num_replicas
+            self.round_target_tokens = int(sum(
+                self.target_lengths[b].sum() for b in batches[round_start : round_start + self.num_replicas]
+            ))
             self.taken += 1
             yield batch.tolist()
         self.epoch += 1

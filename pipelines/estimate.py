@@ -3,7 +3,7 @@
 Before `lineage compare` trains anything it runs, for each row still to
 train, a few training steps on real batches of the task and decodes a few
 validation and test examples; the row's time is then its budget divided by
-the measured speed, plus its evaluations and its test. The first step of
+the measured speed, plus its evaluations and its tests (milestones included). The first step of
 each kind is left out of the timing (thread pools, kernel selection). The
 estimate is for this process's threads and the machine's load at the time.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from .data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
 from .evaluation import generate_texts
-from .training import TrainConfig, configure_cpu, loss_and_tokens, make_optimizer
+from .training import TrainConfig, configure_cpu, loss_and_tokens, make_optimizer, milestone_tokens
 
 WARMUP_STEPS = 3  # timed: all but the first
 DECODED = 4  # validation (greedy) and test (beam) examples decoded
@@ -67,8 +67,12 @@ def estimate_row(config: TrainConfig, tokenizer, test_sources: list[str]) -> Row
     length = int(np.median([len(t) for t in targets])) + 1
     validation = list(splits["validation"][task.source_column][:DECODED])
     greedy = seconds_per_example(model, tokenizer, task, validation, num_beams=1, max_new_tokens=length)
-    evaluations = (steps // config.eval_every + 1) * config.eval_samples * greedy
-    test = len(test_sources) * seconds_per_example(model, tokenizer, task, test_sources[:DECODED], max_new_tokens=length)
+    milestones = len(milestone_tokens(config.milestones))
+    evaluations = (steps // config.eval_every + 1 + milestones) * config.eval_samples * greedy
+    # The best model is tested, and at each milestone the model kept there and (at most) the best one so far.
+    tests = 1 + 2 * milestones
+    test = tests * len(test_sources) * seconds_per_example(model, tokenizer, task, test_sources[:DECODED],
+                                                           max_new_tokens=length)
     return RowEstimate(training, evaluations, test)
 
 

@@ -95,11 +95,12 @@ def preset(name: str, arch: str, kind: str = "translation") -> dict:
 # `lineage compare` presets. The budget is per model; every row gets the same.
 COMPARE_PRESETS = {
     # Seconds: the tests' end-to-end check of every artefact.
-    "tiny": dict(tasks="multi30k", budget_target_tokens=6000, train_samples=300, test_samples=12, vocab_size=400,
-                 eval_samples=8),
-    # make demo: both tasks in about 11 minutes on 2 CPU cores, budgets in target tokens so that a
-    # seed trains the same models on any machine. Multi30k: the three architectures on the same
-    # budget, enough for each to translate. DialogSum: a summarizer needs ~10x the tokens before it
+    "tiny": dict(tasks="multi30k", budget_target_tokens=6000, milestones="2k,4k,6k", train_samples=300,
+                 test_samples=12, vocab_size=400, eval_samples=8),
+    # make demo: both tasks in at most 11 minutes on one thread of the 2-core VM of docs/demo-cpu,
+    # budgets in target tokens so that a seed trains the same models on any machine. Multi30k: the
+    # three architectures on the same budget, enough for each to translate (the RNN, slowest to
+    # learn, sets it). DialogSum: a summarizer needs ~10x the tokens before it
     # writes anything but one stock sentence; in a demo's budget only the pointer-generator gets
     # there (copying names and facts from the dialogue), so it is the demo's only summarization row,
     # shown beside the extractive baselines; docs/cpu-summarization compares every architecture.
@@ -108,9 +109,9 @@ COMPARE_PRESETS = {
     # Every model is still improving fast when its budget ends, so few evaluations of a larger
     # validation sample pick the best checkpoint (a 50-sentence greedy BLEU is noisy enough to
     # prefer a checkpoint far behind the last one).
-    "demo": dict(tasks="multi30k,dialogsum", budget_target_tokens=600_000, test_samples=200, vocab_size=4000,
+    "demo": dict(tasks="multi30k,dialogsum", budget_target_tokens=500_000, test_samples=200, vocab_size=4000,
                  eval_samples=200, eval_every=200,
-                 per_task={"dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=150_000,
+                 per_task={"dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=100_000,
                                              eval_samples=50)}),
     # GPUs: the same target-token budget for every architecture (about 35 Multi30k epochs), full test sets.
     "full": dict(tasks="multi30k,dialogsum", budget_target_tokens=15_000_000, vocab_size=8000, eval_samples=500),
@@ -125,8 +126,9 @@ def compare_preset(name: str) -> dict:
 
 
 # `lineage study` presets (pipelines/study/). Each cell of the study is one compare row
-# trained with the `training` preset's settings plus `batch_tokens` and `patience`; `speed`
-# holds the speed benchmark's settings (benchmarks.speed.SpeedConfig fields).
+# trained with the `training` preset's settings plus `batch_tokens` and `patience`, and a task's
+# `milestones` if it names any (none by default); `speed` holds the speed benchmark's settings
+# (benchmarks.speed.SpeedConfig fields).
 STUDY_PRESETS = {
     # Seconds per cell: the tests' check that every section, plot and verdict is produced.
     "tiny": dict(
@@ -145,15 +147,13 @@ STUDY_PRESETS = {
     # `lineage study --preset demo`: the whole study on 2 CPU cores in about 70 minutes, at reduced sizes:
     # demo-size models (3-5M parameters), a 4k vocabulary, and a budget per cell of 400k Multi30k target
     # tokens (about 14 epochs' worth of 1,000 pairs, 0.8 of the full training set) or 60k DialogSum
-    # summary tokens (0.25 epochs), ~70-90 s of training each; tests on the first 500 test2016 sentences
-    # (beam search on all 1,000 would add ~5 minutes) and 200 DialogSum dialogues. Batches of 2,048 tokens for
-    # every model, the RNN included (its training preset has 4,096): at such budgets the number of updates
-    # limits quality more than the gradient noise (the Transformer reached validation BLEU 11.8 on 500k
-    # tokens in 276 steps of 2,048; at 4,096 tokens 84 steps left it below 1). No early stopping: with patience 2 one full-data RNN
-    # stopped at step 120 of 220 on a temporary dip of its validation BLEU (6.6 test BLEU vs 15.1 for
-    # the same cell with other seeds); the best checkpoint is tested either way. Three seeds
-    # where a cell is the study's headline (quality, and the spread every other section is judged
-    # against), one seed for the sweeps.
+    # summary tokens (0.25 epochs); tests on the first 500 test2016 sentences (beam search on all 1,000
+    # would double the test time) and 200 DialogSum dialogues. Batches of 2,048 tokens for every model,
+    # the RNN included (its training preset has 4,096): at such budgets the number of updates limits
+    # quality more than the gradient noise, the Transformer's most of all. No early stopping: a
+    # temporary dip of a small sample's validation BLEU can stop a cell that would still improve; the
+    # best checkpoint is tested either way. Three seeds where a cell is the study's headline (quality,
+    # and the spread every other section is judged against), one seed for the sweeps.
     "demo": dict(
         training="demo", vocab_size=4000, batch_tokens=2048, patience=0, eval_samples=100, seeds=(0, 1, 2),
         sweep_seeds=(0,),

@@ -1,6 +1,7 @@
 """The comparison report: Markdown tables and PNG plots, all from results.json and the run logs.
 
 Plots per task:
+    <task>-budget-curves.png  test metric vs target tokens and vs training time, at the milestones (curves.py)
     <task>-validation.png   validation metric vs training time and vs steps, every row on one axis
     <task>-by-length.png    test metric by source-length bucket
 and one for the run:
@@ -16,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .curves import curves_figure, leaders, milestone_counts, milestone_table  # noqa: E402
 from .files import read_json_lines, write_bytes, write_text  # noqa: E402
 from .results import Results, TaskEntry  # noqa: E402
 from .tables import budget_text, comparison_table, learning_bars_text, settings_table  # noqa: E402
@@ -151,6 +153,13 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
             if score.signature and f"{score.key}_signature" in first:
                 lines.append(f"{score.key} signature: `{first[f'{score.key}_signature']}`")
         lines += ["", "Training:", ""] + settings_table(entry) + [""]
+        if milestone_counts(entry):
+            plots.append(save(curves_figure(entry, task), run_dir, f"{task}-budget-curves.png"))
+            lines += ["### Quality against training budget", "",
+                      f"Test {score_name(summary.main_metric)} of each model's best checkpoint so far, by "
+                      "validation, at each milestone: the score a run with that target-token budget would "
+                      "report (its schedule does not depend on the budget).", ""]
+            lines += milestone_table(entry) + [""] + leaders(entry) + ["", f"![budget curves]({plots[-1]})", ""]
         plots += [plot_validation(entry, run_dir, task), plot_by_length(entry, run_dir, task)]
         lines += [f"![validation curves]({plots[-2]})", "", f"![by source length]({plots[-1]})", ""]
         lines += ["### Examples", ""] + examples_section(entry)

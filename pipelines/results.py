@@ -1,7 +1,7 @@
 """The files that carry measurements between commands, as dataclasses.
 
 - `Row`: one trained and tested model of a comparison (its `row.json`, and
-  its entry in results.json). A study cell is a row too.
+  its entry in results.json), with its `Milestone`s. A study cell is a row too.
 - `TaskEntry`: one task of a comparison: what the task is (`TaskSummary`),
   its rows, the rows that failed, the baselines that learn nothing, and the
   first test examples.
@@ -54,6 +54,20 @@ class JsonFile:
 
 
 @dataclass(kw_only=True)
+class Milestone(JsonFile):
+    """A row's training run at one target-token milestone (training.keep_milestones), tested like the row."""
+
+    milestone: int  # the milestone's target tokens
+    step: int
+    target_tokens: int  # reached at that step (the milestone or a little more)
+    train_seconds: float
+    best_step: int | None = None
+    best_metric: float | None = None  # validation main metric of the best model so far
+    test: dict = field(default_factory=dict)  # the model at the milestone: test scores (tasks.SCORES keys)
+    best_test: dict = field(default_factory=dict)  # the best model so far by validation: what a row of that budget tests
+
+
+@dataclass(kw_only=True)
 class Row(JsonFile):
     """One trained and tested model: row.json, and the entry of results.json's task "models"."""
 
@@ -67,6 +81,13 @@ class Row(JsonFile):
     test: dict = field(default_factory=dict)  # test scores (tasks.SCORES keys), by_source_length, speed, generation
     examples: list[str] = field(default_factory=list)  # outputs for the first test sources
     folder: str | None = None  # the Hub-ready model folder, relative to the run folder
+    milestones: list[Milestone] = field(default_factory=list)  # by target tokens, ascending
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Row":
+        values = known_fields(cls, data)
+        values["milestones"] = [Milestone.from_dict(m) for m in values.get("milestones", [])]
+        return cls(**values)
 
 
 @dataclass(kw_only=True)

@@ -33,14 +33,15 @@ logger = logging.getLogger(__name__)
 
 RECORD = "run.json"
 # What a run writes into its folder (see training.py); --overwrite deletes exactly these.
-RUN_ENTRIES = (RECORD, "tokenizer", "word2vec.kv", "checkpoints", "best", "log.jsonl", "train_result.json",
-               "train_config.json", "lineage")  # train_config.json: older runs; lineage/: tracker logs
+RUN_ENTRIES = (RECORD, "tokenizer", "word2vec.kv", "checkpoints", "best", "milestones", "log.jsonl",
+               "train_result.json", "train_config.json", "lineage")  # train_config.json: older runs; lineage/: tracker logs
 # The settings that may change when a run resumes, and why that leaves the run the same.
 MAY_CHANGE = {
     "max_steps": "a budget: a larger one continues the run",
     "max_epochs": "a budget",
     "budget_minutes": "a budget",
     "budget_target_tokens": "a budget",
+    "milestones": "which models are kept on the way, not how it trains",
     "eval_every": "when the model is evaluated, not how it trains",
     "eval_samples": "how many validation sentences an evaluation decodes",
     "patience": "when early stopping gives up",

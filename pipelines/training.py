@@ -13,6 +13,7 @@ A run's folder:
     tokenizer/            the task tokenizer (unless one was given)
     checkpoints/step-N/   accelerate state: weights, optimizer, schedule, sampler, RNG, TrainState
     best/                 the best model so far, Hub-ready (see models.save_model_folder)
+    milestones/N/         at N target tokens (--milestones): model/, best/ and milestone.json
     log.jsonl             one JSON object per log / evaluation event
     train_result.json     the summary written at the end
 """
@@ -34,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator, PartialState
 from accelerate.utils import (
-    InitProcessGroupKwargs, broadcast_object_list, gather_object, parse_flag_from_env, set_seed,
+    InitProcessGroupKwargs, broadcast, broadcast_object_list, gather_object, parse_flag_from_env, set_seed,
 )
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -54,6 +55,7 @@ from .tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tok
 logger = logging.getLogger(__name__)
 
 EMBEDDINGS = ("random", "word2vec", "word2vec-frozen")
+MILESTONES = "milestones"  # the run folder's subfolder of models kept at --milestones
 SCHEDULES = ("inverse_sqrt", "linear", "constant", "plateau")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 # The numeric settings `validate` checks, by rule (None: unset, where a preset or another budget fills in).
@@ -75,7 +77,7 @@ class CheckpointError(LineageError, RuntimeError):
 class TrainConfig:
     """Everything a training run needs. Unset (None) values come from the preset.
 
-    Parsed by `transformers.HfArgumentParser`: flags (`--arch lstm`) or a YAML/JSON file.
+    Read from flags (`--arch lstm`) or a YAML/JSON file (configs.parse_config).
     """
 
     output_dir: str = field(metadata={"help": "run folder (checkpoints, best model, logs)"})
@@ -117,6 +119,8 @@ class TrainConfig:
     max_epochs: int | None = field(default=None, metadata={"help": "stop after this many epochs"})
     budget_minutes: float | None = field(default=None, metadata={"help": "stop after this much training time"})
     budget_target_tokens: int | None = field(default=None, metadata={"help": "stop after this many target tokens"})
+    milestones: str | None = field(default=None, metadata={
+        "help": "target-token counts at which the model is kept for testing, comma-separated (250k,500k,1M)"})
     eval_every: int | None = field(default=None, metadata={"help": "evaluate every N steps"})
     eval_samples: int = field(default=200, metadata={"help": "validation sentences decoded for the metric"})
     patience: int = field(default=0, metadata={"help": "stop after N evaluations without improvement (0: never)"})
@@ -136,6 +140,7 @@ class TrainConfig:
         for name, value in defaults.items():
             if values[name] is None:
                 values[name] = value
+        values["milestones"] = values["milestones"] or None  # "" (none) where a compare preset would set some
         config = TrainConfig(**values)
         config.validate()
         return config
@@ -158,6 +163,11 @@ class TrainConfig:
             raise ConfigError("the plateau schedule checks the validation loss every --plateau_every steps: set it")
         if self.arch == "transformer" and (self.copy_attention or self.coverage):
             raise ConfigError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
+        if self.milestones is not None:
+            if self.schedule == "linear":
+                raise ConfigError("--milestones: the linear schedule decays to zero at --max_steps, so a model kept "
+                                  "on the way is not what a run with that budget would train; use another schedule")
+            milestone_tokens(self.milestones)
         if not any((self.max_steps, self.max_epochs, self.budget_minutes, self.budget_target_tokens)):
             raise ConfigError("set a budget: --max_steps, --max_epochs, --budget_minutes or --budget_target_tokens")
         self.task_spec()
@@ -206,6 +216,21 @@ class TrainState:
     def load_state_dict(self, state: dict) -> None:
         for name, value in state.items():
             setattr(self, name, value)
+
+
+def milestone_tokens(text: str | None) -> list[int]:
+    """The target-token counts of --milestones ("250k,500k,1M"), ascending; raises ConfigError for a bad one."""
+    counts = []
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        number, scale = (item[:-1], {"k": 10**3, "m": 10**6}[item[-1].lower()]) if item[-1] in "kKmM" else (item, 1)
+        try:
+            count = round(float(number) * scale)
+        except ValueError:
+            count = 0
+        if count <= 0:
+            raise ConfigError(f"--milestones: {item!r} is not a positive token count (e.g. 250000, 250k or 1M)")
+        counts.append(count)
+    return sorted(set(counts))
 
 
 # ---------------------------------------------------------------- setup
@@ -418,7 +443,7 @@ class RunLog:
         self.accelerator.log(numbers, step=step)
 
 
-# ---------------------------------------------------------------- the loop
+# ---------------------------------------------------------------- loss and validation
 
 
 def loss_and_tokens(
@@ -468,8 +493,40 @@ def validation_metric(model, tokenizer, task: TaskSpec, sources: list[str], refe
     return score(task, [text for _, text in pairs], references)
 
 
-def train(config: TrainConfig) -> dict:
-    """Train one model; returns (and writes to train_result.json) the run summary."""
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Run:
+    """A prepared training run: what its steps share (`prepare_run` makes it, `train` drives it)."""
+
+    config: TrainConfig
+    out: Path
+    accelerator: Accelerator
+    task: TaskSpec
+    tokenizer: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: object
+    sampler: TokenBatchSampler
+    loader: DataLoader
+    validation_batches: list[dict]
+    sample_sources: list[str]
+    sample_references: list[list[str]]
+    state: TrainState
+    log: RunLog
+    # This rank's training seconds not yet agreed with rank 0 (see `agree_on_time`).
+    pending_seconds: float = 0.0
+    # The summed loss and the global target tokens since the last log line (the loss stays on the device).
+    loss_sum: torch.Tensor | None = None
+    loss_tokens: int = 0
+    settled_step: int = 0  # the step at which the ranks last agreed on train_seconds
+    evaluated_step: int | None = None
+    validation_losses: dict = field(default_factory=dict)  # step -> loss: the schedule and an evaluation share it
+
+
+def prepare_run(config: TrainConfig) -> Run:
+    """Everything before the first step: the run folder, data, tokenizer, model, optimizer, batches, resume."""
     config = config.resolved()
     configure_cpu()
     out = Path(config.output_dir)
@@ -478,7 +535,37 @@ def train(config: TrainConfig) -> dict:
     on_main_process(open_run_folder, config, out)
     set_seed(config.seed)
     task = config.task_spec()
+    tokenizer, texts, train_data, validation_split, validation_data = load_run_data(config, task, out, accelerator)
 
+    model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
+    model.generation_config.update(**task.generation)
+    if config.embeddings != "random":
+        apply_word2vec(config, model, tokenizer, texts, out, accelerator)
+    optimizer = make_optimizer(config, model)
+    schedule = make_schedule(config, optimizer)
+    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    sampler, loader = training_batches(config, train_data, collate, accelerator)
+    sample = validation_split.select(range(min(config.eval_samples, len(validation_split))))
+
+    model, optimizer = accelerator.prepare(model, optimizer)
+    state = TrainState()
+    accelerator.register_for_checkpointing(schedule, sampler, state)
+    run = Run(
+        config=config, out=out, accelerator=accelerator, task=task, tokenizer=tokenizer, model=model,
+        optimizer=optimizer, schedule=schedule, sampler=sampler, loader=loader,
+        validation_batches=validation_batches_of(validation_data, collate, config.batch_tokens),
+        sample_sources=list(sample[task.source_column]),
+        sample_references=[[t] for t in sample[task.target_column]],
+        state=state, log=RunLog(out / "log.jsonl", accelerator),
+        loss_sum=torch.zeros((), device=accelerator.device),
+    )
+    resume(run)
+    accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
+    return run
+
+
+def load_run_data(config: TrainConfig, task: TaskSpec, out: Path, accelerator: Accelerator):
+    """The tokenizer, the texts it learned from, the tokenized train split, and the validation split raw and tokenized."""
     # Rank 0 first: it writes the datasets cache files that the other ranks then read, instead
     # of every rank writing the same files at once.
     with accelerator.main_process_first():
@@ -491,15 +578,11 @@ def train(config: TrainConfig) -> dict:
     with accelerator.main_process_first():
         train_data = tokenize_split(train_split, tokenizer, task)
         validation_data = tokenize_split(splits["validation"], tokenizer, task)
+    return tokenizer, texts, train_data, splits["validation"], validation_data
 
-    model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
-    model.generation_config.update(**task.generation)
-    if config.embeddings != "random":
-        apply_word2vec(config, model, tokenizer, texts, out, accelerator)
-    optimizer = make_optimizer(config, model)
-    schedule = make_schedule(config, optimizer)
 
-    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+def training_batches(config: TrainConfig, train_data, collate: Seq2SeqCollator, accelerator: Accelerator):
+    """This rank's token-budget batch sampler and the DataLoader that collates its batches."""
     examples = [{"input_ids": s, "labels": t} for s, t in zip(train_data["input_ids"], train_data["labels"])]
     sampler = TokenBatchSampler(
         [len(e["input_ids"]) for e in examples], [len(e["labels"]) for e in examples], config.batch_tokens,
@@ -508,114 +591,224 @@ def train(config: TrainConfig) -> dict:
     )
     # A private generator: each new DataLoader iterator draws a seed from it, and drawing
     # from the global RNG instead would shift dropout masks after a resume.
+    # No workers: the sampler's round_target_tokens must describe the batch just returned.
     loader = DataLoader(examples, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
-    validation_batches = validation_batches_of(validation_data, collate, config.batch_tokens)
-    sample = splits["validation"].select(range(min(config.eval_samples, len(splits["validation"]))))
-    sample_sources, sample_references = list(sample[task.source_column]), [[t] for t in sample[task.target_column]]
+    return sampler, loader
 
-    model, optimizer = accelerator.prepare(model, optimizer)
-    state = TrainState()
-    accelerator.register_for_checkpointing(schedule, sampler, state)
-    log = RunLog(out / "log.jsonl", accelerator)
-    checkpoint = resume_point(config, out / "checkpoints")
+
+def resume(run: Run) -> None:
+    """Load the checkpoint that --resume / --resume_from name, if any; a larger budget continues a finished run."""
+    checkpoint = resume_point(run.config, run.out / "checkpoints")
     if checkpoint is not None:
-        load_checkpoint(accelerator, checkpoint)
-        if state.stop_reason != "early stopping":  # a larger budget continues a finished run
-            state.stop_reason = budget_reached(config, state, accelerator)
-        logger.info("resumed from %s at step %d", checkpoint, state.step)
-    log.truncate_after(state.step)  # a run killed before its first checkpoint starts again from step 0
-    accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
+        load_checkpoint(run.accelerator, checkpoint)
+        if run.state.stop_reason != "early stopping":
+            run.state.stop_reason = budget_reached(run.config, run.state)
+        run.settled_step = run.state.step
+        logger.info("resumed from %s at step %d", checkpoint, run.state.step)
+    run.log.truncate_after(run.state.step)  # a run killed before its first checkpoint starts again from step 0
 
-    last_validation = {}  # step -> validation loss: the schedule and an evaluation at one step share it
 
-    def current_validation_loss() -> float:
-        if state.step not in last_validation:
-            last_validation.clear()
-            last_validation[state.step] = validation_loss(model, validation_batches, accelerator)
-        return last_validation[state.step]
+# ---------------------------------------------------------------- the loop
 
-    def evaluate_now():
-        record = {"val_loss": current_validation_loss()}
-        record.update(validation_metric(model, tokenizer, task, sample_sources, sample_references, accelerator))
-        metric = record[task.main_metric]
-        improved = state.best_metric is None or metric > state.best_metric
-        if improved:
-            state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
-            if accelerator.is_main_process:
-                save_model_folder(accelerator.unwrap_model(model), tokenizer, out / "best")
-        else:
-            state.evaluations_without_improvement += 1
-        log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
-                  best=improved, **record)
-        if config.patience and state.evaluations_without_improvement >= config.patience:
-            state.stop_reason = "early stopping"
-        accelerator.wait_for_everyone()
-        return record
 
-    # Against the budget where it is counted in target tokens (so the bar has a total and an ETA), else in steps;
-    # named by the run folder, which tells a compare row's variant apart from its architecture.
-    by_tokens = bool(config.budget_target_tokens)
-    progress = tqdm(
-        total=config.budget_target_tokens if by_tokens else config.max_steps,
-        initial=state.target_tokens if by_tokens else state.step, unit="token" if by_tokens else "step",
-        unit_scale=by_tokens, disable=not accelerator.is_main_process, desc=out.name, dynamic_ncols=True,
-    )
-    last_evaluated = None
-    window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
-    model.train()
-    while state.stop_reason is None:
-        clock = time.perf_counter()
-        for batch in loader:
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            with accelerator.accumulate(model):
-                loss, tokens = loss_and_tokens(model, batch, config.label_smoothing)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            window_loss += loss.detach() * tokens
-            window_tokens += int(tokens)
-            if not accelerator.sync_gradients:
+def train(config: TrainConfig) -> dict:
+    """Train one model; returns (and writes to train_result.json) the run summary."""
+    run = prepare_run(config)
+    progress = progress_bar(run)
+    run.model.train()
+    while run.state.stop_reason is None:
+        clock, step_tokens = time.perf_counter(), 0
+        for batch in run.loader:
+            run.loss_sum += forward_backward(run, batch)
+            step_tokens += run.sampler.round_target_tokens
+            if not run.accelerator.sync_gradients:
                 continue
-            if config.schedule != "plateau":
-                schedule.step()
-            state.step += 1
-            now = time.perf_counter()
-            state.train_seconds += now - clock
-            step_tokens = accelerator.reduce(torch.tensor(window_tokens, device=accelerator.device), reduction="sum")
-            state.target_tokens += int(step_tokens)
-            progress.update(int(step_tokens) if by_tokens else 1)
-            if state.step % config.log_every == 0:
-                mean_loss = accelerator.reduce(window_loss, reduction="sum").item() / max(int(step_tokens), 1)
-                speed = state.target_tokens / max(state.train_seconds, 1e-9)
-                progress.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{speed:.0f}")
-                log.write("train", state.step, loss=mean_loss, learning_rate=optimizer.param_groups[0]["lr"],
-                          target_tokens_per_second=speed, train_seconds=state.train_seconds)
-            window_loss, window_tokens = torch.zeros((), device=accelerator.device), 0
-            if config.schedule == "plateau" and state.step % config.plateau_every == 0:
-                schedule.step(current_validation_loss())
-            state.stop_reason = budget_reached(config, state, accelerator)
-            if state.step % config.eval_every == 0 or state.stop_reason:
-                evaluate_now()
-                last_evaluated = state.step
-            if state.step % config.save_every == 0 or state.stop_reason:
-                save_checkpoint(accelerator, out / "checkpoints", state.step, config.keep_checkpoints)
-            if state.stop_reason:
+            finish_step(run, time.perf_counter() - clock, step_tokens, progress)
+            if run.state.stop_reason:
                 break
-            clock = time.perf_counter()
+            clock, step_tokens = time.perf_counter(), 0
         else:
-            state.epoch += 1
-            state.stop_reason = budget_reached(config, state, accelerator)
-            if state.stop_reason:
-                if last_evaluated != state.step:
-                    evaluate_now()
-                save_checkpoint(accelerator, out / "checkpoints", state.step, config.keep_checkpoints)
+            finish_epoch(run)
     progress.close()
+    return summarise(run)
 
+
+def progress_bar(run: Run) -> tqdm:
+    """Against the budget where it is counted in target tokens (so the bar has a total and an ETA), else in
+    steps; named by the run folder, which tells a compare row's variant apart from its architecture."""
+    by_tokens = bool(run.config.budget_target_tokens)
+    return tqdm(
+        total=run.config.budget_target_tokens if by_tokens else run.config.max_steps,
+        initial=run.state.target_tokens if by_tokens else run.state.step, unit="token" if by_tokens else "step",
+        unit_scale=by_tokens, disable=not run.accelerator.is_main_process, desc=run.out.name, dynamic_ncols=True,
+    )
+
+
+def forward_backward(run: Run, batch: dict) -> torch.Tensor:
+    """Loss and gradients of one batch, and the optimizer step where an accumulation window ends.
+
+    Returns the batch's summed token loss, left on the device: reading it would wait for the step.
+    """
+    batch = {k: v.to(run.accelerator.device) for k, v in batch.items()}
+    with run.accelerator.accumulate(run.model):
+        loss, tokens = loss_and_tokens(run.model, batch, run.config.label_smoothing)
+        run.accelerator.backward(loss)
+        if run.accelerator.sync_gradients and run.config.max_grad_norm:
+            run.accelerator.clip_grad_norm_(run.model.parameters(), run.config.max_grad_norm)
+        run.optimizer.step()
+        run.optimizer.zero_grad(set_to_none=True)
+    return loss.detach() * tokens
+
+
+def finish_step(run: Run, seconds: float, step_tokens: int, progress: tqdm) -> None:
+    """After an optimizer step: count and log it, step the schedule, decide whether to stop, evaluate and
+    checkpoint as due."""
+    config, state = run.config, run.state
+    if config.schedule != "plateau":
+        run.schedule.step()
+    state.step += 1
+    state.target_tokens += step_tokens
+    run.loss_tokens += step_tokens
+    run.pending_seconds += seconds
+    if time_agreement_due(run):
+        agree_on_time(run)
+    progress.update(step_tokens if config.budget_target_tokens else 1)
+    if state.step % config.log_every == 0:
+        progress.set_postfix(log_training(run))
+    if config.schedule == "plateau" and state.step % config.plateau_every == 0:
+        run.schedule.step(current_validation_loss(run))
+    state.stop_reason = budget_reached(config, state)
+    keep_milestones(run, state.target_tokens - step_tokens)
+    evaluate_and_save(run)
+
+
+def finish_epoch(run: Run) -> None:
+    """At the end of an epoch: stop there if the epoch budget is spent."""
+    run.state.epoch += 1
+    run.state.stop_reason = budget_reached(run.config, run.state)
+    if run.state.stop_reason:
+        evaluate_and_save(run)
+
+
+def evaluate_and_save(run: Run) -> None:
+    """The evaluation and checkpoint that are due: every eval_every / save_every steps, and at the stop."""
+    config, state = run.config, run.state
+    if state.stop_reason:
+        agree_on_time(run)  # the summary and the last checkpoint carry the time every rank agrees on
+    if (state.step % config.eval_every == 0 or state.stop_reason) and run.evaluated_step != state.step:
+        evaluate(run)  # may stop the run early
+    if state.step % config.save_every == 0 or state.stop_reason:
+        save_checkpoint(run.accelerator, run.out / "checkpoints", state.step, config.keep_checkpoints)
+
+
+def keep_milestones(run: Run, tokens_before: int) -> None:
+    """At every milestone this step crossed, keep what a run with that target-token budget would end with.
+
+    That run would stop at this step and evaluate here, so the milestone evaluates (once per step) and then
+    keeps, in milestones/<tokens>/, the current model (`model/`), the best so far by validation (`best/`) and
+    milestone.json (step, target tokens, training seconds, best step). The schedules a milestone allows
+    do not depend on the total budget; the extra evaluations may pick a best model the run without
+    milestones would not have seen.
+    """
+    crossed = [m for m in milestone_tokens(run.config.milestones) if tokens_before < m <= run.state.target_tokens]
+    if not crossed:
+        return
+    agree_on_time(run)
+    if run.evaluated_step != run.state.step:
+        evaluate(run)
+    if run.accelerator.is_main_process:
+        for tokens in crossed:
+            write_milestone(run, run.out / MILESTONES / str(tokens), tokens)
+    run.accelerator.wait_for_everyone()
+
+
+def write_milestone(run: Run, folder: Path, tokens: int) -> None:
+    staging = staging_path(folder, per_process=False)
+    shutil.rmtree(staging, ignore_errors=True)
+    save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
+    shutil.copytree(run.out / "best", staging / "best")
+    state = run.state
+    write_json(staging / "milestone.json", {
+        "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
+        "train_seconds": state.train_seconds, "best_step": state.best_step, "best_metric": state.best_metric,
+    })
+    replace_folder(staging, folder)
+
+
+def time_agreement_due(run: Run) -> bool:
+    """Whether this step must take rank 0's clock: the steps that log, evaluate or checkpoint, and under a time
+    budget every step that could have crossed it. Decided from settled numbers only, so every rank decides alike.
+
+    One process: always (it costs nothing). A step is judged able to cross the budget once the seconds
+    agreed so far plus twice their pace per step since then reach it.
+    """
+    config, state = run.config, run.state
+    if run.accelerator.num_processes == 1 or any(
+        state.step % every == 0 for every in (config.log_every, config.eval_every, config.save_every)
+    ):
+        return True
+    if not config.budget_minutes:
+        return False
+    pace = state.train_seconds / run.settled_step if run.settled_step else float("inf")
+    return state.train_seconds + 2 * (state.step - run.settled_step) * pace >= 60 * config.budget_minutes
+
+
+def agree_on_time(run: Run) -> None:
+    """Add this rank's pending seconds to train_seconds; with several ranks, rank 0's sum becomes everyone's."""
+    seconds = run.state.train_seconds + run.pending_seconds
+    if run.accelerator.num_processes > 1:
+        seconds = broadcast(torch.tensor([seconds], dtype=torch.float64, device=run.accelerator.device)).item()
+    run.state.train_seconds, run.pending_seconds, run.settled_step = seconds, 0.0, run.state.step
+
+
+def log_training(run: Run) -> dict:
+    """Log the mean training loss since the last log line; returns what the progress bar shows."""
+    loss_sum = run.accelerator.reduce(run.loss_sum, reduction="sum").item()  # the interval's one wait for the device
+    mean_loss = loss_sum / max(run.loss_tokens, 1)
+    speed = run.state.target_tokens / max(run.state.train_seconds, 1e-9)
+    run.log.write("train", run.state.step, loss=mean_loss, learning_rate=run.optimizer.param_groups[0]["lr"],
+                  target_tokens_per_second=speed, train_seconds=run.state.train_seconds)
+    run.loss_sum, run.loss_tokens = torch.zeros((), device=run.accelerator.device), 0
+    return {"loss": f"{mean_loss:.3f}", "tok_s": f"{speed:.0f}"}
+
+
+def current_validation_loss(run: Run) -> float:
+    """The validation loss at this step, computed once however many decisions read it."""
+    if run.state.step not in run.validation_losses:
+        run.validation_losses = {run.state.step: validation_loss(run.model, run.validation_batches, run.accelerator)}
+    return run.validation_losses[run.state.step]
+
+
+def evaluate(run: Run) -> dict:
+    """Validation loss and metric; keeps the best model, counts evaluations without improvement, logs the record."""
+    state, accelerator = run.state, run.accelerator
+    record = {"val_loss": current_validation_loss(run)}
+    record.update(validation_metric(run.model, run.tokenizer, run.task, run.sample_sources, run.sample_references,
+                                    accelerator))
+    metric = record[run.task.main_metric]
+    improved = state.best_metric is None or metric > state.best_metric
+    if improved:
+        state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
+        if accelerator.is_main_process:
+            save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
+    else:
+        state.evaluations_without_improvement += 1
+    run.log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
+                  best=improved, **record)
+    if run.config.patience and state.evaluations_without_improvement >= run.config.patience:
+        state.stop_reason = "early stopping"
+    run.evaluated_step = state.step
+    accelerator.wait_for_everyone()
+    return record
+
+
+def summarise(run: Run) -> dict:
+    """The run summary, written to train_result.json; ends the trackers."""
+    state, accelerator = run.state, run.accelerator
+    model = accelerator.unwrap_model(run.model)
     result = {
-        "arch": config.arch,
-        "task": task.name,
+        "arch": run.config.arch,
+        "task": run.task.name,
         "steps": state.step,
         "epochs": state.epoch,
         "stop_reason": state.stop_reason,
@@ -624,16 +817,16 @@ def train(config: TrainConfig) -> dict:
         "target_tokens_per_second": state.target_tokens / max(state.train_seconds, 1e-9),
         "best_step": state.best_step,
         "best_metric": state.best_metric,
-        "main_metric": task.main_metric,
-        "parameters": sum(p.numel() for p in accelerator.unwrap_model(model).parameters()),
+        "main_metric": run.task.main_metric,
+        "parameters": sum(p.numel() for p in model.parameters()),
         # One checksum per rank: DDP keeps replicas identical, and this shows it.
-        "rank_checksums": gather_object([parameter_checksum(accelerator.unwrap_model(model))]),
+        "rank_checksums": gather_object([parameter_checksum(model)]),
         "num_processes": accelerator.num_processes,
         "device": str(accelerator.device),
         "mixed_precision": accelerator.mixed_precision,
     }
     if accelerator.is_main_process:
-        write_json(out / "train_result.json", result)
+        write_json(run.out / "train_result.json", result)
     # Trackers end here; the process group stays up for a later train() in this process
     # (compare's next row) and ends with the process (see end_distributed_process).
     for tracker in accelerator.trackers:
@@ -667,20 +860,17 @@ def parameter_checksum(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def budget_reached(config: TrainConfig, state: TrainState, accelerator: Accelerator) -> str | None:
-    """Why training should stop now, if it should. All ranks agree (rank 0's clock decides)."""
-    reason = None
+def budget_reached(config: TrainConfig, state: TrainState) -> str | None:
+    """Why training should stop now, if it should. Every rank holds the same state, so all agree."""
     if config.max_steps and state.step >= config.max_steps:
-        reason = "max steps"
-    elif config.budget_target_tokens and state.target_tokens >= config.budget_target_tokens:
-        reason = "target-token budget"
-    elif config.budget_minutes and state.train_seconds >= 60 * config.budget_minutes:
-        reason = "time budget"
-    elif config.max_epochs and state.epoch >= config.max_epochs:
-        reason = "max epochs"
-    if accelerator.num_processes > 1:
-        reason = broadcast_object_list([reason])[0]
-    return reason
+        return "max steps"
+    if config.budget_target_tokens and state.target_tokens >= config.budget_target_tokens:
+        return "target-token budget"
+    if config.budget_minutes and state.train_seconds >= 60 * config.budget_minutes:
+        return "time budget"
+    if config.max_epochs and state.epoch >= config.max_epochs:
+        return "max epochs"
+    return None
 
 
 def validation_batches_of(data, collate: Seq2SeqCollator, batch_tokens: int) -> list[dict]:
@@ -688,15 +878,3 @@ def validation_batches_of(data, collate: Seq2SeqCollator, batch_tokens: int) -> 
     sources, targets = list(data["input_ids"]), list(data["labels"])
     sampler = TokenBatchSampler([len(s) for s in sources], [len(t) for t in targets], batch_tokens, shuffle=False)
     return [collate([{"input_ids": sources[i], "labels": targets[i]} for i in batch]) for batch in sampler]
-
-
-def parse_train_config(argv: list[str]) -> TrainConfig:
-    """`TrainConfig` from command-line flags, or from a single YAML/JSON file."""
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(TrainConfig)
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])[0]
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])[0]
-    return parser.parse_args_into_dataclasses(argv)[0]

@@ -1,4 +1,4 @@
-"""Model cards rendered from a comparison's results (pipelines/hub/cards.py, pipelines/hub/card_template.md).
+"""Model cards rendered from a comparison's results (pipelines/hub/cards.py, model_cards/template.md).
 
 `make_results` builds a results structure of the shape `lineage compare`
 writes (the contract cards and publishing rely on), optionally with real tiny
@@ -447,9 +447,10 @@ def test_template_is_package_data():
     """The template is read through the package's resources, not a source-tree path, and pyproject ships it in
     the wheel: a non-editable install (`pip install .`) renders cards too."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    assert TEMPLATE == importlib.resources.files("pipelines.hub") / "card_template.md" and TEMPLATE.is_file()
+    assert TEMPLATE == importlib.resources.files("model_cards") / "template.md" and TEMPLATE.is_file()
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["pipelines.hub"]
+    assert "model_cards" in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["model_cards"]
     assert any(fnmatch.fnmatch(TEMPLATE.name, pattern) for pattern in patterns)
 
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from pipelines.training import parse_train_config, train
+from pipelines.configs import parse_config
+from pipelines.training import TrainConfig, train
 
 
 def lineage(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -21,7 +22,7 @@ def tiny_model(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     flags = ["--output_dir", str(run), "--preset", "tiny", "--arch", "lstm", "--train_samples", "200",
              "--vocab_size", "300", "--max_steps", "4", "--eval_samples", "4"]
-    train(parse_train_config(flags))
+    train(parse_config(TrainConfig, flags))
     return run / "best"
 
 

@@ -42,6 +42,34 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
         assert len((run / task / row / "test_predictions.txt").read_text().splitlines()) == 12
 
 
+def test_each_milestone_score_is_the_test_score_of_the_models_kept_there(tiny_run):
+    """The tiny preset keeps every row's models at 2k, 4k and 6k target tokens and tests them; a separate
+    evaluation of a kept folder gives the same scores, and the last milestone's is the row's own test."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from pipelines.data import load_test_references
+    from pipelines.evaluation import evaluate_model
+    from pipelines.tasks import get_task
+    from pipelines.tokenizer import load_tokenizer
+
+    results, run = tiny_run
+    task = get_task("multi30k")
+    sources, references = (part[:12] for part in load_test_references(task))
+    for row, model in results["tasks"][task.name]["models"].items():
+        assert [m["milestone"] for m in model["milestones"]] == [2000, 4000, 6000], row
+        first = model["milestones"][0]
+        folder = run / task.name / row / "milestones" / "2000" / "model"
+        again = evaluate_model(AutoModelForSeq2SeqLM.from_pretrained(folder), load_tokenizer(folder), task, sources,
+                               references, show_progress=False)
+        assert again["bleu"] == first["test"]["bleu"] and again["chrf"] == first["test"]["chrf"], row
+        last = model["milestones"][-1]
+        assert last["target_tokens"] == model["training"]["target_tokens"]
+        assert last["best_test"]["bleu"] == model["test"]["bleu"], row
+    report = (run / "report.md").read_text()
+    assert "### Quality against training budget" in report and "| model | 2k | 4k | 6k |" in report
+    assert (run / f"{task.name}-budget-curves.png").stat().st_size > 0
+
+
 def test_the_report_says_which_models_learned_the_task(tiny_run):
     """Each row's "learned the task" cell follows its test scores and the bars (BLEU 15; ROUGE-2 5 and
     80% distinct outputs): the tiny models, trained for seconds, have not learned translation."""
@@ -148,7 +176,7 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
 
 def test_budgets_and_rows_resolve():
     demo = CompareConfig(preset="demo").resolved()
-    assert demo.budget() == {"kind": "target_tokens", "value": 600_000} and demo.vocab_size == 4000
+    assert demo.budget() == {"kind": "target_tokens", "value": 500_000} and demo.vocab_size == 4000
     assert CompareConfig(preset="demo", budget_minutes=2).resolved().budget() == {"kind": "minutes", "value": 2}
     rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().planned_rows()
     assert [r[0] for r in rows] == ["rnn", "lstm", "transformer", "rnn-no-attention", "lstm-no-attention",
@@ -227,3 +255,20 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
         line = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} |"))
         assert ("below LEAD-3 on" in line) == bool(below), line
         assert 0 <= model["test"]["distinct_outputs"] <= 1
+
+
+def test_a_larger_budget_continues_each_row_and_a_smaller_one_is_refused(tmp_path):
+    """A row trained on 4k target tokens and continued to 6k is the row trained on 6k at once."""
+    def tiny(name, **settings):
+        return CompareConfig(preset="tiny", runs_dir=str(tmp_path), name=name, archs="lstm", milestones="2k", **settings)
+
+    straight = compare(tiny("straight")).task("multi30k-de-en").models["lstm"]
+    compare(tiny("continued", budget_target_tokens=4000))
+    continued = compare(tiny("continued")).task("multi30k-de-en").models["lstm"]
+    assert continued.test["bleu"] == straight.test["bleu"] and continued.training["steps"] == straight.training["steps"]
+    scores = [[(m.milestone, m.best_test["bleu"], m.best_test["chrf"]) for m in row.milestones] for row in (continued, straight)]
+    assert scores[0] == scores[1] and len(scores[0]) == 1
+    record = json.loads((tmp_path / "continued" / "multi30k-de-en" / "lstm" / "run.json").read_text())
+    assert record["changes"][-1]["changed"] == {"budget_target_tokens": [4000, 6000]}
+    with pytest.raises(ConfigError, match=r"budget_target_tokens: 6000 -> 3000"):
+        compare(tiny("continued", budget_target_tokens=3000))

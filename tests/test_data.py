@@ -210,6 +210,17 @@ def test_two_ranks_see_disjoint_batches_of_equal_count(random_lengths):
     assert seen[0] | seen[1] == set(range(len(source)))
 
 
+def test_each_rank_knows_the_target_tokens_of_every_ranks_batch_at_its_position(random_lengths):
+    source, target = random_lengths
+    samplers = [TokenBatchSampler(source, target, 500, num_replicas=2, rank=r, seed=3) for r in (0, 1)]
+    rounds = []
+    for batches in zip(*samplers, strict=True):  # both ranks take their n-th batch
+        own = [int(np.asarray(target)[batch].sum()) for batch in batches]
+        assert samplers[0].round_target_tokens == samplers[1].round_target_tokens == sum(own)
+        rounds.append(sum(own))
+    assert sum(rounds) == sum(target)
+
+
 def test_one_rank_with_accumulation_sees_the_same_global_batches_as_two_ranks(random_lengths):
     source, target = random_lengths
     single = TokenBatchSampler(source, target, 500, seed=5, batch_multiple=2).all_batches(0)

@@ -34,6 +34,7 @@ def with_defaults(data: dict) -> dict:
         entry.setdefault("budget", None)
         for row in entry["models"].values():
             row.setdefault("settings", None)
+            row.setdefault("milestones", [])
     return data
 
 

@@ -11,8 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from launch import finish, kill_tree, run_script, two_cpu_processes
+from pipelines.configs import parse_config
 from pipelines.errors import ConfigError
-from pipelines.training import CheckpointError, TrainConfig, parse_train_config, train
+from pipelines.training import CheckpointError, TrainConfig, train
 
 # Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
 TINY = dict(preset="tiny", train_samples=300, vocab_size=400, eval_samples=16, log_every=5)
@@ -38,7 +39,7 @@ def run_train(flags: list[str], launcher: list[str] | None = None, **env):
 
 @pytest.mark.parametrize("arch", ["rnn", "lstm", "transformer"])
 def test_each_architecture_learns_on_a_multi30k_slice(tmp_path, arch):
-    result = train(parse_train_config(tiny_flags(tmp_path, arch=arch, max_steps=100, eval_every=50)))
+    result = train(parse_config(TrainConfig, tiny_flags(tmp_path, arch=arch, max_steps=100, eval_every=50)))
     evaluations = read_log(tmp_path, "eval")
     uniform = torch.log(torch.tensor(400.0)).item()  # the loss of a model that knows nothing
     assert [e["step"] for e in evaluations] == [50, 100]
@@ -53,7 +54,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     """Rank r takes batches r::2; one process accumulating 2 batches sees the same pairs."""
     common = dict(arch="lstm", max_steps=12, eval_every=12, save_every=12, seed=3, ddp_timeout=120)
     finish(run_train(tiny_flags(tmp_path / "ddp", **common), two_cpu_processes(), ACCELERATE_USE_CPU="1"))
-    train(parse_train_config(tiny_flags(tmp_path / "single", gradient_accumulation_steps=2, **common)))
+    train(parse_config(TrainConfig, tiny_flags(tmp_path / "single", gradient_accumulation_steps=2, **common)))
 
     ddp_result = json.loads((tmp_path / "ddp" / "train_result.json").read_text())
     single_result = json.loads((tmp_path / "single" / "train_result.json").read_text())
@@ -143,7 +144,7 @@ def test_a_run_killed_during_a_checkpoint_write_resumes_to_the_same_weights(tmp_
 def finished_run(tmp_path_factory):
     """A finished 10-step RNN run; tests copy it before changing it."""
     run = tmp_path_factory.mktemp("finished") / "run"
-    train(parse_train_config(tiny_flags(run, **RUN)))
+    train(parse_config(TrainConfig, tiny_flags(run, **RUN)))
     return run
 
 
@@ -170,13 +171,13 @@ def test_resuming_with_a_changed_defining_setting_is_refused(finished_run, tmp_p
     run = copy_of(finished_run, tmp_path)
     before = (run / "run.json").read_text()
     with pytest.raises(ConfigError, match=f"cannot resume {run}: .*\\({re.escape(message)}\\)"):
-        train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, **changes}, resume="true")))
+        train(parse_config(TrainConfig, tiny_flags(run, **{**RUN, "max_steps": 20, **changes}, resume="true")))
     assert (run / "run.json").read_text() == before
 
 
 def test_a_larger_budget_and_another_eval_frequency_are_allowed_and_recorded(finished_run, tmp_path):
     run = copy_of(finished_run, tmp_path)
-    result = train(parse_train_config(tiny_flags(run, **{**RUN, "max_steps": 20, "eval_every": 5}, resume="true")))
+    result = train(parse_config(TrainConfig, tiny_flags(run, **{**RUN, "max_steps": 20, "eval_every": 5}, resume="true")))
     assert result["steps"] == 20
     record = json.loads((run / "run.json").read_text())
     assert record["settings"]["max_steps"] == 20 and record["settings"]["eval_every"] == 5
@@ -189,9 +190,9 @@ def test_a_larger_budget_and_another_eval_frequency_are_allowed_and_recorded(fin
 ])
 def test_a_setting_the_schedule_reads_defines_the_run(tmp_path, schedule, change, message):
     flags = dict(RUN, schedule=schedule, **({"plateau_every": 10} if schedule == "plateau" else {}))
-    train(parse_train_config(tiny_flags(tmp_path, **flags)))
+    train(parse_config(TrainConfig, tiny_flags(tmp_path, **flags)))
     with pytest.raises(ConfigError, match=message):
-        train(parse_train_config(tiny_flags(tmp_path, **{**flags, **change}, resume="true")))
+        train(parse_config(TrainConfig, tiny_flags(tmp_path, **{**flags, **change}, resume="true")))
 
 
 def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finished_run, tmp_path):
@@ -199,15 +200,15 @@ def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finis
     the old best/, log.jsonl was appended to, and the new step-10 checkpoint was pruned at once."""
     run = copy_of(finished_run, tmp_path)
     longer = {**RUN, "max_steps": 30}
-    train(parse_train_config(tiny_flags(run, **longer, resume="true")))
+    train(parse_config(TrainConfig, tiny_flags(run, **longer, resume="true")))
     with pytest.raises(ConfigError, match=f"{run} already holds a run .*--resume true.*--overwrite true"):
-        train(parse_train_config(tiny_flags(run, **RUN)))
+        train(parse_config(TrainConfig, tiny_flags(run, **RUN)))
     with pytest.raises(ConfigError, match="give one of them"):
-        train(parse_train_config(tiny_flags(run, **RUN, resume="true", overwrite="true")))
+        train(parse_config(TrainConfig, tiny_flags(run, **RUN, resume="true", overwrite="true")))
 
     (run / "notes.txt").write_text("mine")
     tokenizer = (run / "tokenizer" / "tokenizer.json").stat().st_mtime_ns
-    result = train(parse_train_config(tiny_flags(run, **RUN, vocab_size=300, overwrite="true")))
+    result = train(parse_config(TrainConfig, tiny_flags(run, **RUN, vocab_size=300, overwrite="true")))
     assert result["steps"] == 10
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000010"]
     assert [e["step"] for e in read_log(run, "eval")] == [10]
@@ -219,10 +220,10 @@ def test_training_into_a_folder_that_holds_a_run_needs_resume_or_overwrite(finis
 def test_a_torn_log_line_is_dropped_on_resume(tmp_path):
     """A crash (or a full disk) in the middle of a log write leaves a torn last line; resuming drops it."""
     flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
-    train(parse_train_config(flags))
+    train(parse_config(TrainConfig, flags))
     with open(tmp_path / "log.jsonl", "a") as log:
         log.write('{"event": "train", "step": 11, "lo')
-    resumed = train(parse_train_config(tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10,
+    resumed = train(parse_config(TrainConfig, tiny_flags(tmp_path, arch="rnn", max_steps=20, eval_every=10, save_every=10,
                                                   resume="true")))
     assert resumed["steps"] == 20
     assert [e["step"] for e in read_log(tmp_path, "eval")] == [10, 20]
@@ -231,9 +232,9 @@ def test_a_torn_log_line_is_dropped_on_resume(tmp_path):
 def test_a_best_model_caught_mid_swap_is_restored_on_resume(tmp_path):
     """Killed between the two renames of a folder swap, best/ is missing and its last copy lies aside."""
     flags = tiny_flags(tmp_path, arch="rnn", max_steps=10, eval_every=10, save_every=10)
-    train(parse_train_config(flags))
+    train(parse_config(TrainConfig, flags))
     (tmp_path / "best").rename(tmp_path / ".best.old-4242")
-    train(parse_train_config(flags + ["--resume", "true"]))
+    train(parse_config(TrainConfig, flags + ["--resume", "true"]))
     assert (tmp_path / "best" / "model.safetensors").exists()
     assert not (tmp_path / ".best.old-4242").exists()
 
@@ -241,13 +242,13 @@ def test_a_best_model_caught_mid_swap_is_restored_on_resume(tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     flags = tiny_flags(tmp_path, arch="rnn", max_steps=5, resume_from=str(tmp_path / "nowhere"))
     with pytest.raises(CheckpointError, match="nowhere does not exist"):
-        train(parse_train_config(flags))
+        train(parse_config(TrainConfig, flags))
 
 
 def test_config_from_yaml_file_and_preset_defaults(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(f"output_dir: {tmp_path / 'run'}\narch: transformer\npreset: demo\nmax_steps: 5\n")
-    config = parse_train_config([str(path)]).resolved()
+    config = parse_config(TrainConfig, [str(path)]).resolved()
     assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "demo", 1024)
     with pytest.raises(ValueError, match="set a budget"):
         TrainConfig(output_dir=str(tmp_path)).resolved()
@@ -279,7 +280,7 @@ def test_a_bad_setting_fails_before_any_data_is_loaded(tmp_path, monkeypatch, fl
 
     monkeypatch.setattr(pipelines.training, "load_splits", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(ConfigError, match=message):
-        train(parse_train_config(tiny_flags(tmp_path, **{"arch": "lstm", "max_steps": 10, flag: value})))
+        train(parse_config(TrainConfig, tiny_flags(tmp_path, **{"arch": "lstm", "max_steps": 10, flag: value})))
 
 
 def test_configure_cpu_flushes_denormal_floats():
@@ -302,9 +303,41 @@ def test_plateau_schedule_does_not_depend_on_how_often_the_run_is_evaluated(tmp_
     flags = dict(arch="lstm", max_steps=20, save_every=20, schedule="plateau", plateau_every=2, plateau_patience=0,
                  learning_rate=0.5)  # too high: the validation loss stops falling, and the rate halves
     for every in (5, 20):
-        train(parse_train_config(tiny_flags(tmp_path / f"every-{every}", **flags, eval_every=every)))
+        train(parse_config(TrainConfig, tiny_flags(tmp_path / f"every-{every}", **flags, eval_every=every)))
     often, rarely = final_weights(tmp_path / "every-5"), final_weights(tmp_path / "every-20")
     for name in often:
         assert torch.equal(often[name], rarely[name]), name
     rates = {e["learning_rate"] for e in read_log(tmp_path / "every-5", "train")}
     assert len(rates) > 1, rates
+
+
+def test_a_milestone_keeps_the_models_a_run_with_that_budget_ends_with(tmp_path):
+    common = dict(arch="lstm", eval_every=7, save_every=50, schedule="inverse_sqrt", warmup_steps=5)
+    long = train(parse_config(TrainConfig, tiny_flags(tmp_path / "long", budget_target_tokens=6000,
+                                                      milestones="2k,4000", **common)))
+    short = train(parse_config(TrainConfig, tiny_flags(tmp_path / "short", budget_target_tokens=2000, **common)))
+    kept = json.loads((tmp_path / "long" / "milestones" / "2000" / "milestone.json").read_text())
+    assert kept["step"] == short["steps"] and kept["target_tokens"] == short["target_tokens"] >= 2000
+    assert kept["best_step"] == short["best_step"] and long["steps"] > kept["step"]
+    for name in ("model", "best"):
+        expected = load_file(str(tmp_path / "short" / "best" / "model.safetensors")) if name == "best" else \
+            final_weights(tmp_path / "short")
+        found = load_file(str(tmp_path / "long" / "milestones" / "2000" / name / "model.safetensors"))
+        assert expected.keys() == found.keys()
+        assert all(torch.equal(expected[key], found[key]) for key in expected), name
+    assert (tmp_path / "long" / "milestones" / "4000" / "milestone.json").exists()
+
+
+@pytest.mark.parametrize("milestones, message", [
+    ("1k,lots", "--milestones: 'lots' is not a positive token count"),
+    ("0", "--milestones: '0' is not a positive token count"),
+])
+def test_bad_milestones_fail_before_training(tmp_path, milestones, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        train(parse_config(TrainConfig, tiny_flags(tmp_path, arch="rnn", max_steps=5, milestones=milestones)))
+
+
+def test_milestones_refuse_a_schedule_that_depends_on_the_budget(tmp_path):
+    with pytest.raises(ConfigError, match="linear schedule decays to zero"):
+        train(parse_config(TrainConfig, tiny_flags(tmp_path, arch="rnn", max_steps=5, schedule="linear",
+                                                   milestones="1k")))

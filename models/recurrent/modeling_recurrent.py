@@ -433,9 +433,9 @@ class RecurrentDecoder(nn.Module):
         return torch.tanh(self.output_projection(features))
 
     def _run_rnn(self, inputs: torch.Tensor, rnn_state):
-        # oneDNN's LSTM kernel costs ~0.5-1.2 ms per call on top of the arithmetic: it wins over whole
-        # sequences, but one step of cached decoding runs 2.7-5.7x faster on PyTorch's native kernel
-        # (tanh RNN and GRU steps take the same time on either).
+        # oneDNN's LSTM kernel has a fixed cost per call on top of the arithmetic: it wins over whole
+        # sequences, but loses on the one-token steps of cached decoding, where PyTorch's native kernel
+        # is faster (benchmarks/fast_paths.py measures both).
         if not self.native_step or inputs.shape[1] > 1 or torch.is_grad_enabled() or inputs.device.type != "cpu":
             return self.rnn(inputs, rnn_state)
         enabled = torch.backends.mkldnn.enabled
@@ -562,10 +562,9 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size)
         # The attentional vector lies in (-1, 1)^embedding_size and the output rows
         # have std embedding_init_std (1 by default), so unscaled logits grow like
-        # sqrt(embedding_size). Measured on a toy reversal task (Adam 1e-3,
-        # embedding_size 256 and 512): scaling by embedding_size ** -0.5 learned
-        # 3-5x slower; no scaling started from a higher loss; embedding_size ** -0.25
-        # started lowest and learned fastest.
+        # sqrt(embedding_size): unscaled, training starts from a high loss; scaled by
+        # embedding_size ** -0.5, the logits start too flat and learn slowly. The
+        # fourth root in between started lowest and learned fastest on a toy task.
         self.output_scale = config.embedding_size**-0.25
         self.post_init()
 
@@ -632,11 +631,11 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
             use_cache: return the decoder state as `past_key_values`.
             output_attentions: return the attention weights as
                 `cross_attentions`: a 1-tuple of (batch, 1, target_length, source_length).
+            output_hidden_states: return the encoder outputs and the decoder's
+                top recurrent outputs as 1-tuples.
 
         With `config.copy_attention` the logits are the log of the
         pointer-generator's mixed distribution (see `mix_copy_distribution`).
-            output_hidden_states: return the encoder outputs and the decoder's
-                top recurrent outputs as 1-tuples.
         """
         config = self.config
         output_attentions = output_attentions if output_attentions is not None else config.output_attentions
@@ -645,14 +644,7 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else config.return_dict
 
-        if encoder_outputs is None:
-            if input_ids is None:
-                raise ValueError("pass input_ids (or precomputed encoder_outputs)")
-            encoder_outputs = self.encoder(
-                input_ids, attention_mask, output_hidden_states=output_hidden_states, return_dict=True
-            )
-        elif not isinstance(encoder_outputs, RecurrentEncoderOutput):
-            encoder_outputs = RecurrentEncoderOutput(*encoder_outputs)
+        encoder_outputs = self._encoded(input_ids, attention_mask, encoder_outputs, output_hidden_states)
         memory = encoder_outputs.last_hidden_state
         if attention_mask is None:
             mask = torch.ones(memory.shape[:2], dtype=torch.bool, device=memory.device)
@@ -684,20 +676,7 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
 
         loss = None
         if labels is not None:
-            num_items_in_batch = kwargs.get("num_items_in_batch")
-            labels = labels.to(logits.device)
-            loss = F.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]),
-                labels.reshape(-1),
-                ignore_index=-100,
-                label_smoothing=config.label_smoothing,
-                reduction="mean" if num_items_in_batch is None else "sum",
-            )
-            if coverage_penalty is not None:
-                penalty = coverage_penalty[labels != -100].float().sum()
-                loss = loss + (penalty if num_items_in_batch is not None else penalty / (labels != -100).sum())
-            if num_items_in_batch is not None:
-                loss = loss / num_items_in_batch
+            loss = self._loss(logits, labels.to(logits.device), coverage_penalty, kwargs.get("num_items_in_batch"))
 
         output = RecurrentSeq2SeqLMOutput(
             loss=loss,
@@ -710,6 +689,33 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
             coverage_penalty=coverage_penalty,
         )
         return output if return_dict else output.to_tuple()
+
+    def _encoded(self, input_ids, attention_mask, encoder_outputs, output_hidden_states) -> RecurrentEncoderOutput:
+        """The encoder outputs: given (as `generate()` passes them, maybe as a tuple) or computed now."""
+        if encoder_outputs is None:
+            if input_ids is None:
+                raise ValueError("pass input_ids (or precomputed encoder_outputs)")
+            return self.encoder(input_ids, attention_mask, output_hidden_states=output_hidden_states, return_dict=True)
+        if not isinstance(encoder_outputs, RecurrentEncoderOutput):
+            return RecurrentEncoderOutput(*encoder_outputs)
+        return encoder_outputs
+
+    def _loss(self, logits, labels, coverage_penalty, num_items_in_batch) -> torch.Tensor:
+        """Cross-entropy of the non-ignored labels (plus the coverage penalty): their mean, or their sum
+        over `num_items_in_batch` when the Trainer passes it under gradient accumulation."""
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            ignore_index=-100,
+            label_smoothing=self.config.label_smoothing,
+            reduction="mean" if num_items_in_batch is None else "sum",
+        )
+        if coverage_penalty is not None:
+            penalty = coverage_penalty[labels != -100].float().sum()
+            loss = loss + (penalty if num_items_in_batch is not None else penalty / (labels != -100).sum())
+        if num_items_in_batch is not None:
+            loss = loss / num_items_in_batch
+        return loss
 
     # generate() support ------------------------------------------------------------------------
 
@@ -727,7 +733,7 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
 
         Replaces GenerationMixin's general version, whose per-step work for
         attention-mask, position and cache types (and signature inspection)
-        this model does not need: it was ~8% of a cached decoding step.
+        this model does not need: a noticeable share of a cached decoding step on CPU.
         """
         if not self.own_generation_inputs:
             named = dict(past_key_values=past_key_values, attention_mask=attention_mask,

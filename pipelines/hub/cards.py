@@ -6,8 +6,8 @@
 - the YAML metadata comes from `ModelCardData` (languages, licence, dataset,
   metrics, pipeline tag, tags) and `EvalResult`s, so the Hub's `model-index`
   holds the measured test scores;
-- the body is `card_template.md` beside this file (Jinja; package data, read
-  through `importlib.resources`, so an installed package finds it too),
+- the body is model_cards/template.md (Jinja; package data, read through
+  `importlib.resources`, so an installed package finds it too),
   filled with values that are all taken from the results (nothing is typed
   by hand): architecture and sizes, usage, training data and procedure, test
   scores with their metric signatures, scores by source length, and the
@@ -28,7 +28,7 @@ from ..tables import budget_text, comparison_table
 from ..results import Results, Row, TaskEntry, TaskSummary
 from ..tasks import SCORES, metric_modules, score_name
 
-TEMPLATE = importlib.resources.files(__package__) / "card_template.md"
+TEMPLATE = importlib.resources.files("model_cards") / "template.md"
 CARD_NAME = "README.md"
 
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}

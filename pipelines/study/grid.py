@@ -79,7 +79,7 @@ def compare_config(config: StudyConfig, settings: dict, cell: Cell) -> CompareCo
         name=config.run_dir.name, preset=settings["training"], runs_dir=str(config.run_dir.parent), tasks=cell.task,
         budget_target_tokens=spec["budget_target_tokens"], train_samples=cell.samples, test_samples=spec["test_samples"],
         vocab_size=settings["vocab_size"], eval_samples=settings["eval_samples"], eval_every=spec["eval_every"],
-        batch_tokens=settings["batch_tokens"], seed=cell.seed,
+        batch_tokens=settings["batch_tokens"], seed=cell.seed, milestones=spec.get("milestones", ""),
     ).resolved()
 
 

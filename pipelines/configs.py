@@ -1,0 +1,26 @@
+"""Reading a command's settings: one dataclass per command (TrainConfig, CompareConfig, StudyConfig).
+
+Every such command takes its fields as flags (`--arch lstm`, or `--arch=lstm`;
+`transformers.HfArgumentParser` adds the dashed spelling) or one YAML or JSON
+file that holds them (`lineage compare my-compare.yaml`).
+"""
+
+from dataclasses import MISSING, Field, field, fields
+
+def parse_config(config_class, argv: list[str]):
+    """An instance of the dataclass `config_class` from command-line flags, or from a single YAML/JSON file."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(config_class)
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(argv[0])[0]
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])[0]
+    return parser.parse_args_into_dataclasses(argv)[0]
+
+
+def field_like(config_class, name: str, default=MISSING) -> Field:
+    """A dataclass field declared as `config_class` declares `name` (its help), for a config that passes it
+    on; `default` replaces the original default (None: a preset of the outer command fills it in)."""
+    original = next(f for f in fields(config_class) if f.name == name)
+    return field(default=original.default if default is MISSING else default, metadata=original.metadata)
