@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .architectures import LABELS
+from .configs import field_like
 from .data import load_test_references
 from .errors import ConfigError
 from .files import write_text
@@ -39,7 +40,6 @@ from .presets import compare_preset
 from .results import Baseline, Milestone, Results, Row, TaskEntry, TaskSummary
 from .runs import changes, defining, describe, read_record, run_settings, setting_defaults
 from .tasks import TaskSpec, get_task
-from .configs import field_like
 from .training import MILESTONES, TrainConfig, launch_state, on_main_process, train
 
 logger = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
         test=test,
         examples=predictions[:EXAMPLES],
         folder=f"models/{task.name}-{row}",
-        milestones=test_milestones(row_dir, task, sources, references),
+        milestones=test_milestones(row_dir, task, sources, references, tested={training["best_step"]: test}),
     )
     save_model_folder(model, tokenizer, config.run_dir / entry.folder)
     entry.save(row_dir / "row.json")
@@ -378,26 +378,34 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 EXAMPLES = 5
 
 
-def test_milestones(row_dir: Path, task: TaskSpec, sources: list[str], references: list[list[str]]) -> list[Milestone]:
+def test_milestones(row_dir: Path, task: TaskSpec, sources: list[str], references: list[list[str]],
+                    tested: dict[int, dict]) -> list[Milestone]:
     """The models a row's run kept at its milestones, tested as the row's best model is: the model at the
-    milestone, and the best one so far by validation (one test when they are the same step)."""
+    milestone, and the best one so far by validation.
+
+    `tested` maps a training step to the test scores of its weights (the row's best model, at first);
+    a kept folder holds the weights of one step, so each step is decoded once, however many milestones
+    and folders hold it.
+    """
     from transformers import AutoModelForSeq2SeqLM
 
     from .evaluation import evaluate_model
     from .tokenizer import load_tokenizer
 
-    def scores(folder: Path) -> dict:
-        model, tokenizer = AutoModelForSeq2SeqLM.from_pretrained(folder), load_tokenizer(folder)
-        result = evaluate_model(model, tokenizer, task, sources, references, show_progress=False)
-        return {key: value for key, value in result.items() if key not in ("predictions", "by_source_length")}
+    def scores(folder: Path, step: int) -> dict:
+        if step not in tested:
+            model, tokenizer = AutoModelForSeq2SeqLM.from_pretrained(folder), load_tokenizer(folder)
+            tested[step] = evaluate_model(model, tokenizer, task, sources, references, show_progress=False)
+        return {key: value for key, value in tested[step].items()
+                if key not in ("predictions", "by_source_length")}
 
     kept = sorted((row_dir / MILESTONES).glob("*/milestone.json"), key=lambda path: int(path.parent.name))
     milestones = []
     for record in kept:
         milestone = Milestone.from_dict(json.loads(record.read_text()))
         logger.info("%s/%s: testing the models kept at %s target tokens", task.name, row_dir.name, f"{milestone.milestone:,}")
-        milestone.test = scores(record.parent / "model")
-        milestone.best_test = milestone.test if milestone.best_step == milestone.step else scores(record.parent / "best")
+        milestone.test = scores(record.parent / "model", milestone.step)
+        milestone.best_test = scores(record.parent / "best", milestone.best_step)
         milestones.append(milestone)
     return milestones
 

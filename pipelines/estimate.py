@@ -69,7 +69,7 @@ def estimate_row(config: TrainConfig, tokenizer, test_sources: list[str]) -> Row
     greedy = seconds_per_example(model, tokenizer, task, validation, num_beams=1, max_new_tokens=length)
     milestones = len(milestone_tokens(config.milestones))
     evaluations = (steps // config.eval_every + 1 + milestones) * config.eval_samples * greedy
-    # The best model is tested, and at each milestone the model kept there and (at most) the best one so far.
+    # The best model is tested, and at each milestone at most two more: the model kept there and the best so far.
     tests = 1 + 2 * milestones
     test = tests * len(test_sources) * seconds_per_example(model, tokenizer, task, test_sources[:DECODED],
                                                            max_new_tokens=length)

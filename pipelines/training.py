@@ -521,6 +521,7 @@ class Run:
     loss_sum: torch.Tensor | None = None
     loss_tokens: int = 0
     settled_step: int = 0  # the step at which the ranks last agreed on train_seconds
+    milestones: list[int] = field(default_factory=list)  # --milestones as target-token counts, parsed once
     evaluated_step: int | None = None
     validation_losses: dict = field(default_factory=dict)  # step -> loss: the schedule and an evaluation share it
 
@@ -557,7 +558,7 @@ def prepare_run(config: TrainConfig) -> Run:
         sample_sources=list(sample[task.source_column]),
         sample_references=[[t] for t in sample[task.target_column]],
         state=state, log=RunLog(out / "log.jsonl", accelerator),
-        loss_sum=torch.zeros((), device=accelerator.device),
+        loss_sum=torch.zeros((), device=accelerator.device), milestones=milestone_tokens(config.milestones),
     )
     resume(run)
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
@@ -710,7 +711,7 @@ def keep_milestones(run: Run, tokens_before: int) -> None:
     do not depend on the total budget; the extra evaluations may pick a best model the run without
     milestones would not have seen.
     """
-    crossed = [m for m in milestone_tokens(run.config.milestones) if tokens_before < m <= run.state.target_tokens]
+    crossed = [m for m in run.milestones if tokens_before < m <= run.state.target_tokens]
     if not crossed:
         return
     agree_on_time(run)
