@@ -108,6 +108,9 @@ class CompareConfig:
     batch_tokens: int | None = field_like(TrainConfig, "batch_tokens", None)
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field_like(TrainConfig, "seed")
+    seed_runs: str | None = field(default=None, metadata={
+        "help": "comma-separated run folders of this comparison with other --seed values (any budget): their "
+                "milestone scores add the seeds' mean, spread and band to the budget table and curves"})
     overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
 
     def resolved(self, benchmark: str | None = None) -> "CompareConfig":
@@ -469,6 +472,7 @@ def compare(config: CompareConfig) -> Results:
     rows = [(task_config, benchmark, *row) for benchmark, task_config in by_task.items()
             for row in task_config.planned_rows()]
     on_main_process(claim_rows, rows, general.overwrite)
+    other_seeds = seed_rows(general, rows)
     run_dir = general.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     for benchmark, config in by_task.items():
@@ -495,10 +499,44 @@ def compare(config: CompareConfig) -> Results:
                 if launch_state().is_main_process:
                     (task_dir / row).mkdir(parents=True, exist_ok=True)
                     write_text(task_dir / row / "error.txt", traceback.format_exc())
+        entry.other_seeds = {row: found for (name, row), found in other_seeds.items() if name == task.name}
         results.tasks[task.name] = entry
         on_main_process(results.save, run_dir / "results.json")
     on_main_process(write_outputs, run_dir, results)
     return results
+
+
+def seed_rows(config: CompareConfig, rows: list[tuple]) -> dict[tuple[str, str], list[Row]]:
+    """The planned rows' runs with other seeds in the comparisons of --seed_runs, by (task name, row).
+
+    Raises ConfigError, before anything trains, for a run folder without results.json, or a row there
+    that differs from the planned one in more than its seed (budgets, milestones and evaluation
+    frequencies may differ: they do not change how a model trains).
+    """
+    found = {}
+    for folder in filter(None, (config.seed_runs or "").split(",")):
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"--seed_runs: {path} not found: run that comparison with another --seed first")
+        other = Results.load(path)
+        for row_args in rows:
+            task_config, benchmark, row = row_args[:3]
+            train_config = row_config(*row_args)
+            entry = other.tasks.get(task_of(task_config, benchmark).name)
+            theirs = entry.models.get(row) if entry else None
+            if theirs is None:
+                continue
+            differ = changes(defining(theirs.settings or {}), defining(row_settings(task_config, train_config)),
+                             setting_defaults(train_config))
+            if "seed" not in differ:
+                raise ConfigError(f"--seed_runs: {folder} trained {entry.task.name}/{row} with seed {train_config.seed}, "
+                                  "as this run does: give runs of other seeds")
+            del differ["seed"]
+            if differ:
+                raise ConfigError(f"--seed_runs: {folder}'s {entry.task.name}/{row} differs in more than its seed "
+                                  f"({describe(differ)})")
+            found.setdefault((entry.task.name, row), []).append(theirs)
+    return found
 
 
 def announce(rows: list[tuple]) -> float:

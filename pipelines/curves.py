@@ -4,70 +4,92 @@ verdict per milestone and two plots, for report.md.
 At a milestone of N target tokens a row's run keeps the models a run with a budget of N would end
 with (training.keep_milestones), so the curve's point at N is that run's score: the table and the
 curves use the best model so far by validation, which is what a row of that budget is tested with.
+Rows trained again with other seeds (`TaskEntry.other_seeds`, from --seed_runs) add their milestones:
+each point is then the mean over the seeds that reached it, with the seeds' range as a band.
 """
+
+import statistics
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .results import TaskEntry  # noqa: E402
+from .results import Row, TaskEntry  # noqa: E402
+from .study.stats import budget_leaders, summary  # noqa: E402
+from .tables import MISSING, tokens_text  # noqa: E402
 from .tasks import score_name  # noqa: E402
 
 
-def tokens_text(count: int) -> str:
-    """250000 -> "250k", 1000000 -> "1M", 1500000 -> "1.5M"."""
-    for scale, suffix in ((10**6, "M"), (10**3, "k")):
-        if count >= scale:
-            return f"{count / scale:.3g}{suffix}"
-    return str(count)
+def seed_runs(entry: TaskEntry, key: str) -> list[Row]:
+    """Row `key` and its runs with other seeds."""
+    return [entry.models[key]] + entry.other_seeds.get(key, [])
 
 
 def milestone_counts(entry: TaskEntry) -> list[int]:
-    """Every milestone any row of the task was tested at, ascending."""
-    return sorted({m.milestone for model in entry.models.values() for m in model.milestones})
+    """Every milestone any row of the task (any seed) was tested at, ascending."""
+    return sorted({m.milestone for key in entry.models for run in seed_runs(entry, key) for m in run.milestones})
+
+
+def series(entry: TaskEntry) -> dict[str, tuple[list[dict | None], list[float | None]]]:
+    """Per model label: at each milestone, the summary over seeds of the test main metric (None: no seed
+    reached it) and the mean training seconds it took."""
+    main, counts, found = entry.task.main_metric, milestone_counts(entry), {}
+    for key, model in entry.models.items():
+        reached = [[m for run in seed_runs(entry, key) for m in run.milestones
+                    if m.milestone == count and main in m.best_test] for count in counts]
+        found[model.label] = ([summary([m.best_test[main] for m in ms]) if ms else None for ms in reached],
+                              [statistics.fmean(m.train_seconds for m in ms) if ms else None for ms in reached])
+    return found
+
+
+def seeds_note(entry: TaskEntry) -> str | None:
+    """Which seeds the milestone scores come from, when more than one."""
+    seeds = sorted({run.training.get("seed") for key in entry.models for run in seed_runs(entry, key)} - {None})
+    if len(seeds) < 2:
+        return None
+    return (f"Seeds {', '.join(map(str, seeds))}: a cell gives the mean ± standard deviation over the seeds "
+            "that reached that budget (one value: one seed); the curves draw their range as a band.")
 
 
 def milestone_table(entry: TaskEntry) -> list[str]:
     """Test main metric at each milestone, one row per model (Markdown lines)."""
-    main, counts = entry.task.main_metric, milestone_counts(entry)
+    counts = milestone_counts(entry)
     lines = ["| model | " + " | ".join(tokens_text(c) for c in counts) + " |", "|---|" + "---|" * len(counts)]
-    for model in entry.models.values():
-        scores = {m.milestone: m.best_test.get(main) for m in model.milestones}
-        cells = [f"{scores[c]:.2f}" if scores.get(c) is not None else "—" for c in counts]
-        lines.append(f"| {model.label} | " + " | ".join(cells) + " |")
+    for label, (scores, _) in series(entry).items():
+        cells = [MISSING if s is None else f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
+                 for s in scores]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
 def leaders(entry: TaskEntry) -> list[str]:
     """Who leads at each milestone, and at which milestones the leader changes (Markdown bullets)."""
-    main, lines, previous = entry.task.main_metric, [], None
-    for count in milestone_counts(entry):
-        scored = {model.label: m.best_test[main] for model in entry.models.values()
-                  for m in model.milestones if m.milestone == count and main in m.best_test}
-        if len(scored) < 2:
-            continue
-        order = sorted(scored, key=scored.get, reverse=True)
-        lead = scored[order[0]] - scored[order[1]]
-        change = "" if previous in (None, order[0]) else f" (the lead changes: {previous} led before)"
-        lines.append(f"- at {tokens_text(count)} target tokens: {order[0]} leads by {lead:.2f} "
-                     f"{score_name(main)} over {order[1]}{change}")
-        previous = order[0]
-    return lines
+    found = {label: scores for label, (scores, _) in series(entry).items()}
+    return budget_leaders(milestone_counts(entry), found, score_name(entry.task.main_metric))
+
+
+def band_line(axis, x: list, scores: list[dict | None], label: str) -> None:
+    """The mean over seeds against `x` (points where a score is None are left out) and, where seeds
+    differ, their range as a band."""
+    points = [(a, s) for a, s in zip(x, scores) if a is not None and s is not None]
+    if not points:
+        return
+    xs = [a for a, _ in points]
+    line, = axis.plot(xs, [s["mean"] for _, s in points], marker="o", label=label)
+    if any(s["n"] > 1 for _, s in points):
+        axis.fill_between(xs, [s["min"] for _, s in points], [s["max"] for _, s in points],
+                          color=line.get_color(), alpha=0.2, linewidth=0)
 
 
 def curves_figure(entry: TaskEntry, task: str):
-    """Test main metric against target tokens and against training minutes (log x), one line per model,
-    the baselines as dashed lines."""
-    main = entry.task.main_metric
+    """Test main metric against target tokens and against training minutes (log x), one line per model
+    (with the seeds' band), the baselines as dashed lines."""
+    main, counts = entry.task.main_metric, milestone_counts(entry)
     figure, (by_tokens, by_time) = plt.subplots(1, 2, figsize=(11, 4))
-    for model in entry.models.values():
-        points = [(m.target_tokens, m.train_seconds / 60, m.best_test[main]) for m in model.milestones
-                  if main in m.best_test]
-        if points:
-            tokens, minutes, scores = zip(*points)
-            by_tokens.plot(tokens, scores, marker="o", label=model.label)
-            by_time.plot(minutes, scores, marker="o", label=model.label)
+    for label, (scores, seconds) in series(entry).items():
+        band_line(by_tokens, counts, scores, label)
+        band_line(by_time, [None if s is None else s / 60 for s in seconds], scores, label)
     for baseline in entry.baselines.values():
         for axis in (by_tokens, by_time):
             axis.axhline(baseline.test[main], linestyle="--", color="grey", linewidth=1)

@@ -126,18 +126,19 @@ def compare_preset(name: str) -> dict:
 
 
 # `lineage study` presets (pipelines/study/). Each cell of the study is one compare row
-# trained with the `training` preset's settings plus `batch_tokens` and `patience`, and a task's
-# `milestones` if it names any (none by default); `speed` holds the speed benchmark's settings
+# trained with the `training` preset's settings plus `batch_tokens` and `patience`, and tested at
+# the task's `milestones` too (a doubling series ending at its budget: every section then says who
+# leads at each budget, not only at the full one); `speed` holds the speed benchmark's settings
 # (benchmarks.speed.SpeedConfig fields).
 STUDY_PRESETS = {
     # Seconds per cell: the tests' check that every section, plot and verdict is produced.
     "tiny": dict(
         training="tiny", vocab_size=400, batch_tokens=512, patience=0, eval_samples=8, seeds=(0, 1), sweep_seeds=(0,),
         tasks={
-            "multi30k": dict(role="translation", budget_target_tokens=3000, eval_every=10, test_samples=40,
-                             data_sizes=(100,)),
-            "dialogsum": dict(role="summarization", budget_target_tokens=600, eval_every=10, test_samples=6,
-                              data_sizes=()),
+            "multi30k": dict(role="translation", budget_target_tokens=3000, milestones="1.5k,3k", eval_every=10,
+                             test_samples=40, data_sizes=(100,)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=600, milestones="300,600", eval_every=10,
+                              test_samples=6, data_sizes=()),
         },
         word2vec_sizes=(100, None),
         speed=dict(sizes=("tiny",), lengths=(8, 16), models=("rnn-luong-general", "lstm-luong-general", "transformer"),
@@ -158,10 +159,10 @@ STUDY_PRESETS = {
         training="demo", vocab_size=4000, batch_tokens=2048, patience=0, eval_samples=100, seeds=(0, 1, 2),
         sweep_seeds=(0,),
         tasks={
-            "multi30k": dict(role="translation", budget_target_tokens=400_000, eval_every=40, test_samples=500,
-                             data_sizes=(1000, 5000)),
-            "dialogsum": dict(role="summarization", budget_target_tokens=60_000, eval_every=75, test_samples=200,
-                              data_sizes=(1000,)),
+            "multi30k": dict(role="translation", budget_target_tokens=400_000, milestones="100k,200k,400k",
+                             eval_every=40, test_samples=500, data_sizes=(1000, 5000)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=60_000, milestones="15k,30k,60k",
+                              eval_every=75, test_samples=200, data_sizes=(1000,)),
         },
         word2vec_sizes=(1000, None),
         speed=dict(lengths=(16, 32, 64, 128),
@@ -174,10 +175,10 @@ STUDY_PRESETS = {
         training="full", vocab_size=8000, batch_tokens=16384, patience=5, eval_samples=500, seeds=(0, 1, 2),
         sweep_seeds=(0, 1, 2),
         tasks={
-            "multi30k": dict(role="translation", budget_target_tokens=10_000_000, eval_every=500, test_samples=0,
-                             data_sizes=(1000, 3000, 10000)),
-            "dialogsum": dict(role="summarization", budget_target_tokens=5_000_000, eval_every=500, test_samples=0,
-                              data_sizes=(1000, 3000)),
+            "multi30k": dict(role="translation", budget_target_tokens=10_000_000, milestones="1.25M,2.5M,5M,10M",
+                             eval_every=500, test_samples=0, data_sizes=(1000, 3000, 10000)),
+            "dialogsum": dict(role="summarization", budget_target_tokens=5_000_000, milestones="625k,1.25M,2.5M,5M",
+                              eval_every=500, test_samples=0, data_sizes=(1000, 3000)),
         },
         word2vec_sizes=(3000, None),
         speed=dict(sizes=("demo", "full"), lengths=(16, 32, 64, 128, 256)),

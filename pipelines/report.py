@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .curves import curves_figure, leaders, milestone_counts, milestone_table  # noqa: E402
+from .curves import curves_figure, leaders, milestone_counts, milestone_table, seeds_note  # noqa: E402
 from .files import read_json_lines, write_bytes, write_text  # noqa: E402
 from .results import Results, TaskEntry  # noqa: E402
 from .tables import budget_text, comparison_table, learning_bars_text, settings_table  # noqa: E402
@@ -159,7 +159,8 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
                       f"Test {score_name(summary.main_metric)} of each model's best checkpoint so far, by "
                       "validation, at each milestone: the score a run with that target-token budget would "
                       "report (its schedule does not depend on the budget).", ""]
-            lines += milestone_table(entry) + [""] + leaders(entry) + ["", f"![budget curves]({plots[-1]})", ""]
+            lines += milestone_table(entry) + [""] + ([seeds_note(entry), ""] if seeds_note(entry) else [])
+            lines += leaders(entry) + ["", f"![budget curves]({plots[-1]})", ""]
         plots += [plot_validation(entry, run_dir, task), plot_by_length(entry, run_dir, task)]
         lines += [f"![validation curves]({plots[-2]})", "", f"![by source length]({plots[-1]})", ""]
         lines += ["### Examples", ""] + examples_section(entry)

@@ -131,12 +131,15 @@ class TaskEntry(JsonFile):
     test_references: list[list[str]] = field(default_factory=list)
     test_count: int | None = None
     budget: dict | None = None  # per model, {"kind": "minutes" | "target_tokens", "value": ...}; None: the run's
+    other_seeds: dict[str, list[Row]] = field(default_factory=dict)  # row -> its runs with other seeds (--seed_runs)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TaskEntry":
         values = known_fields(cls, data)
         values["task"] = TaskSummary.from_dict(values["task"])
         values["models"] = {key: Row.from_dict(row) for key, row in values.get("models", {}).items()}
+        values["other_seeds"] = {key: [Row.from_dict(row) for row in rows]
+                                 for key, rows in values.get("other_seeds", {}).items()}
         values["baselines"] = {key: Baseline.from_dict(row) for key, row in values.get("baselines", {}).items()}
         return cls(**values)
 

@@ -23,6 +23,14 @@ def formatted(value, form: str, scale: float = 1, unit: str = "") -> str:
     return format(value / scale if scale != 1 else value, form) + unit
 
 
+def tokens_text(count: int) -> str:
+    """250000 -> "250k", 1000000 -> "1M", 1500000 -> "1.5M"."""
+    for scale, suffix in ((10**6, "M"), (10**3, "k")):
+        if count >= scale:
+            return f"{count / scale:.3g}{suffix}"
+    return str(count)
+
+
 def budget_text(budget: dict | None) -> str | None:
     """A results budget in words: "20 training minutes per model", "600,000 target tokens per model";
     None when the results have none (a sparse file)."""

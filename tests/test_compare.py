@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pipelines.compare
 from pipelines.compare import CompareConfig, compare
 from pipelines.errors import ConfigError
 from pipelines.presets import COMPARE_PRESETS
+from pipelines.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,6 +70,38 @@ def test_each_milestone_score_is_the_test_score_of_the_models_kept_there(tiny_ru
     report = (run / "report.md").read_text()
     assert "### Quality against training budget" in report and "| model | 2k | 4k | 6k |" in report
     assert (run / f"{task.name}-budget-curves.png").stat().st_size > 0
+
+
+def test_runs_with_other_seeds_add_the_seeds_spread_to_the_budget_table(tiny_run, tmp_path):
+    """The comparison run again with --seed 1 on a smaller budget reads the seed-0 run (--seed_runs): the
+    milestones both seeds reached show mean ± std over the two, the later one seed 0's score alone."""
+    results, seed0 = tiny_run
+    config = CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="seed1", archs="lstm,transformer", seed=1,
+                           budget_target_tokens=4000, milestones="2k,4k", seed_runs=str(seed0))
+    compare(config)
+    entry = Results.load(tmp_path / "seed1" / "results.json").task("multi30k-de-en")  # as a fresh process reads it
+    report = (tmp_path / "seed1" / "report.md").read_text()
+    assert "| model | 2k | 4k | 6k |" in report and "Seeds 0, 1: " in report
+    for row in ("lstm", "transformer"):
+        ours, theirs = entry.models[row], results["tasks"]["multi30k-de-en"]["models"][row]
+        assert [run.training["seed"] for run in entry.other_seeds[row]] == [0] and ours.training["seed"] == 1
+        both = [[m.best_test["bleu"] for m in ours.milestones],
+                [m["best_test"]["bleu"] for m in theirs["milestones"]]]
+        line = next(line for line in report.splitlines() if line.startswith(f"| {ours.label} | ") and " ± " in line)
+        expected = [f"{statistics.fmean(pair):.2f} ± {statistics.stdev(pair):.2f}" for pair in zip(*both)]
+        assert line.split(" | ")[1:] == expected + [f"{both[1][2]:.2f} |"], line
+
+
+def test_seed_runs_are_checked_before_anything_trains(tiny_run, tmp_path, monkeypatch):
+    _, seed0 = tiny_run
+    monkeypatch.setattr(pipelines.compare, "train", lambda c: pytest.fail("trained before refusing"))
+    base = dict(preset="tiny", runs_dir=str(tmp_path), archs="lstm", seed=1)
+    with pytest.raises(ConfigError, match=r"--seed_runs: .*nowhere/results.json not found"):
+        compare(CompareConfig(name="a", seed_runs=str(tmp_path / "nowhere"), **base))
+    with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm differs in more than its seed \(.*vocab_size: 400 -> 300"):
+        compare(CompareConfig(name="b", seed_runs=str(seed0), vocab_size=300, **base))
+    with pytest.raises(ConfigError, match=r"with seed 0, as this run does"):
+        compare(CompareConfig(name="c", seed_runs=str(seed0), **{**base, "seed": 0}))
 
 
 def test_the_report_says_which_models_learned_the_task(tiny_run):

@@ -32,6 +32,7 @@ def with_defaults(data: dict) -> dict:
     for entry in data["tasks"].values():
         entry.setdefault("baselines", {})
         entry.setdefault("budget", None)
+        entry.setdefault("other_seeds", {})
         for row in entry["models"].values():
             row.setdefault("settings", None)
             row.setdefault("milestones", [])

@@ -10,6 +10,7 @@ from pipelines.presets import study_preset
 from pipelines.architectures import LABELS
 from pipelines.study.grid import StudyConfig, planned_cells, settings_of
 from pipelines.study.runner import QUESTIONS, study
+from pipelines.tables import tokens_text
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -59,6 +60,33 @@ def test_study_numbers_come_from_the_cells_and_match_the_report(tiny_study):
         for size, variants in by_size.items():
             assert set(variants) == {"random", "word2vec", "word2vec-frozen"}
             assert f"| {LABELS[arch]} | {size} | {variants['random']['mean']:.2f} |" in markdown
+
+
+def test_every_budget_section_comes_from_the_cells_milestones(tiny_study):
+    """Each cell is also tested at its task's milestones; the sections' scores at each budget are those
+    milestone scores, the last budget's are the cells' own test scores, and every verdict names the budgets."""
+    config, _ = tiny_study
+    run = config.run_dir
+    sections = json.loads((run / "study.json").read_text())["sections"]
+    quality, seeds = sections["quality"], settings_of(config)["seeds"]
+    for task, entry in quality["numbers"]["tasks"].items():
+        budgets = entry["budgets"]
+        assert len(budgets) == 2 and budgets == sorted(budgets)
+        for arch, series in entry["by_budget"].items():
+            rows = [json.loads((run / task / f"{arch}-nall-s{seed}" / "row.json").read_text()) for seed in seeds]
+            for budget, point in zip(budgets, series):
+                assert point["values"] == [next(m["best_test"][entry["metric"]] for m in row["milestones"]
+                                                if m["milestone"] == budget) for row in rows]
+            assert series[-1]["values"] == entry["archs"][arch]["values"]
+        assert f"{task} by training budget:" in quality["verdict"]
+        assert f"at {tokens_text(budgets[0])} target tokens: " in quality["verdict"]
+    assert "100 training pairs, by training budget:" in sections["data_size"]["verdict"]
+    assert "100 pairs data, word2vec over random by training budget: " in sections["word2vec"]["verdict"]
+    assert "RNN with and without attention, by training budget:" in sections["long_range"]["verdict"]
+    assert "study-quality-budgets.png" in quality["plots"]
+    # The study keeps each milestone's scores and record, not its weights.
+    kept = run / "multi30k-de-en" / "lstm-nall-s0" / "milestones" / "1500"
+    assert (kept / "milestone.json").exists() and not (kept / "model").exists() and not (kept / "best").exists()
 
 
 def test_cells_made_with_other_settings_are_not_reused(tiny_study, monkeypatch):

@@ -1,4 +1,5 @@
-"""4. Training-set size: learning curves of the architectures at equal budget."""
+"""4. Training-set size: learning curves of the architectures at equal budget, and who leads at each
+training budget for each training-set size."""
 
 from pathlib import Path
 
@@ -6,8 +7,9 @@ from ..architectures import ARCHS, LABELS
 from ..report import plt, save
 from ..tables import markdown_table
 from ..tasks import score_name
+from . import budgets
 from .grid import Grid
-from .stats import confidence_text, difference
+from .stats import budget_leaders, confidence_text, difference
 
 TITLE = "Training-set size"
 QUESTION = "Are recurrent models better with little data? Where do the learning curves cross?"
@@ -20,11 +22,15 @@ def numbers(grid: Grid) -> dict:
             continue
         full = grid.train_size(benchmark)
         sizes = [n for n in spec["data_sizes"] if n < full]
-        archs = {arch: [grid.scores(grid.seeds(benchmark, arch, samples=n, sweep=True)) for n in sizes]
-                 + [grid.scores(grid.seeds(benchmark, arch))] for arch in ARCHS}
+        cells = {arch: [grid.seeds(benchmark, arch, samples=n, sweep=True) for n in sizes] + [grid.seeds(benchmark, arch)]
+                 for arch in ARCHS}
         metric = grid.metric(benchmark)
-        tasks[grid.tasks[benchmark].name] = {"metric": metric, "metric_label": score_name(metric),
-                                             "sizes": sizes + [full], "archs": archs, "noise": grid.noise(benchmark)}
+        tasks[grid.tasks[benchmark].name] = {
+            "metric": metric, "metric_label": score_name(metric), "sizes": sizes + [full],
+            "archs": {arch: [grid.scores(c) for c in by_size] for arch, by_size in cells.items()},
+            "noise": grid.noise(benchmark), "budgets": grid.budgets(benchmark),
+            "by_budget": {arch: [grid.scores_by_budget(c) for c in by_size] for arch, by_size in cells.items()},
+        }
     return {"tasks": tasks}
 
 
@@ -44,7 +50,11 @@ def plot(numbers: dict, run_dir: Path) -> list[str]:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle("Learning curves at equal budget per model")
-    return [save(figure, run_dir, "study-data-size.png")]
+    plots = [save(figure, run_dir, "study-data-size.png")]
+    curves = budgets.figure({f"{task}, {size:,} pairs": (entry.get("budgets"), at_size(entry, i), entry["metric_label"])
+                             for task, entry in tasks.items() for i, size in enumerate(entry["sizes"])},
+                            "Quality against training budget, per training-set size")
+    return plots + ([save(curves, run_dir, "study-data-size-budgets.png")] if curves else [])
 
 
 def table(numbers: dict) -> list[str]:
@@ -53,7 +63,15 @@ def table(numbers: dict) -> list[str]:
         rows = [[task, LABELS[arch]] + [f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
                                                  for s in series] for arch, series in entry["archs"].items()]
         lines += markdown_table(["task", "model"] + [f"{n:,} pairs" for n in entry["sizes"]], rows) + [""]
+        for i, size in enumerate(entry["sizes"] if entry.get("budgets") else []):
+            lines += [f"{task}, {size:,} training pairs: test {entry['metric_label']} at each budget", ""]
+            lines += budgets.table(entry["budgets"], at_size(entry, i), "model") + [""]
     return lines
+
+
+def at_size(entry: dict, i: int) -> dict:
+    """The architectures' series by budget at the i-th training-set size."""
+    return {LABELS[arch]: by_size[i] for arch, by_size in entry["by_budget"].items()}
 
 
 def verdict(numbers: dict) -> str:
@@ -77,4 +95,7 @@ def verdict(numbers: dict) -> str:
             verb = "beats" if d["difference"] > 0 else "trails"
             lines.append(f"  With the least data ({sizes[0]:,}) the best recurrent model ({LABELS[smallest]}) {verb} the "
                          f"Transformer by {abs(d['difference']):.1f} ({confidence_text(d)}).")
+        for i, size in enumerate(sizes if entry.get("budgets") else []):
+            lines.append(f"  {size:,} training pairs, by training budget:")
+            lines += ["  " + line for line in budget_leaders(entry["budgets"], at_size(entry, i), metric, entry.get("noise"))]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from ..compare import VARIANTS, CompareConfig, task_of, train_row
 from ..errors import ConfigError
 from ..presets import study_preset
 from ..results import Row, SpeedResults
-from ..training import on_main_process
+from ..training import MILESTONES, milestone_tokens, on_main_process
 from .stats import pooled_std, summary
 
 
@@ -102,8 +102,16 @@ def cell_row(config: StudyConfig, settings: dict, cell: Cell) -> tuple:
 def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> Row:
     """Train and test one cell (reusing a finished one); returns its compare row entry."""
     entry = train_row(*cell_row(config, settings, cell))
-    on_main_process(shutil.rmtree, cell_dir(config, settings, cell) / "checkpoints", ignore_errors=True)
+    on_main_process(drop_weights, cell_dir(config, settings, cell))
     return entry
+
+
+def drop_weights(folder: Path) -> None:
+    """A tested cell's checkpoints and milestone models: its row.json holds their scores, `best/` stays."""
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    for kept in (folder / MILESTONES).glob("*/*"):
+        if kept.is_dir():
+            shutil.rmtree(kept)
 
 
 class Grid:
@@ -119,6 +127,18 @@ class Grid:
 
     def scores(self, cells: list[Cell]) -> dict:
         return summary([self.entries[c].test[self.metric(c.task)] for c in cells])
+
+    def budgets(self, benchmark: str) -> list[int]:
+        """The task's milestones (target tokens): the budgets its cells were also tested at."""
+        return milestone_tokens(self.settings["tasks"][benchmark].get("milestones"))
+
+    def scores_by_budget(self, cells: list[Cell]) -> list[dict | None]:
+        """Per milestone of the cells' task, the summary over the cells of their best model's test metric
+        there (None where a cell lacks that milestone)."""
+        metric, task = self.metric(cells[0].task), cells[0].task
+        found = [{m.milestone: m.best_test.get(metric) for m in self.entries[c].milestones} for c in cells]
+        return [summary([f[b] for f in found]) if all(f.get(b) is not None for f in found) else None
+                for b in self.budgets(task)]
 
     def seeds(self, benchmark: str, arch: str, variant: str = "", samples: int | None = None, sweep: bool = False) -> list[Cell]:
         seeds = self.settings["sweep_seeds" if sweep else "seeds"]

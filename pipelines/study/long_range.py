@@ -1,15 +1,16 @@
 """3. Long-range dependencies: the test score by source-length bucket, recurrent models with
-and without attention."""
+and without attention; and attention's gain at each training budget."""
 
 import statistics
 from pathlib import Path
 
-from ..architectures import ARCHS, RECURRENT
+from ..architectures import ARCHS, LABELS, RECURRENT
 from ..report import plt, save
 from ..tables import markdown_table
 from ..tasks import score_name
+from . import budgets
 from .grid import Grid, role_of
-from .stats import percent, summary
+from .stats import budget_leaders, percent, summary
 
 TITLE = "Long-range dependencies"
 QUESTION = "How does quality change with source length, and do RNN/LSTM without attention suffer from the fixed-vector bottleneck?"
@@ -18,7 +19,7 @@ QUESTION = "How does quality change with source length, and do RNN/LSTM without 
 def numbers(grid: Grid) -> dict:
     benchmark = role_of(grid.settings, "translation")
     metric = grid.metric(benchmark)
-    rows = {}
+    rows, by_budget = {}, {}
     candidates = [(arch, "", False) for arch in ARCHS] + [(arch, "no-attention", True) for arch in RECURRENT]
     for arch, variant, sweep in candidates:
         cells = grid.seeds(benchmark, arch, variant, sweep=sweep)
@@ -28,10 +29,12 @@ def numbers(grid: Grid) -> dict:
         label = grid.entries[cells[0]].label
         rows[label] = {"arch": arch, "attention": attention != "none", "values": [s["mean"] for s in per_bucket],
                        "stds": [s["std"] for s in per_bucket], "n": len(cells)}
+        if arch in RECURRENT:
+            by_budget.setdefault(LABELS[arch], {})[label] = grid.scores_by_budget(cells)
     first = grid.entries[grid.first(benchmark, "rnn")].test["by_source_length"]
     return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[benchmark].name,
             "buckets": [f"{b['min_length']}-{b['max_length']}" for b in first], "bucket_size": first[0]["count"],
-            "rows": rows}
+            "rows": rows, "budgets": grid.budgets(benchmark), "by_budget": by_budget, "noise": grid.noise(benchmark)}
 
 
 def plot(numbers: dict, run_dir: Path) -> list[str]:
@@ -44,13 +47,22 @@ def plot(numbers: dict, run_dir: Path) -> list[str]:
     axis.set_title(f"{numbers['task']}: quality by source length (dashed: no attention)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
-    return [save(figure, run_dir, "study-long-range.png")]
+    plots = [save(figure, run_dir, "study-long-range.png")]
+    curves = budgets.figure({arch: (numbers.get("budgets"), series, numbers["metric_label"])
+                             for arch, series in numbers.get("by_budget", {}).items()},
+                            f"{numbers['task']}: with and without attention against training budget")
+    return plots + ([save(curves, run_dir, "study-attention-budgets.png")] if curves else [])
 
 
 def table(numbers: dict) -> list[str]:
     rows = [[label] + [f"{v:.2f} ± {s:.2f}" for v, s in zip(row["values"], row["stds"])] + [str(row["n"])]
             for label, row in numbers["rows"].items()]
-    return markdown_table(["model"] + [f"src {b}" for b in numbers["buckets"]] + ["seeds"], rows)
+    lines = markdown_table(["model"] + [f"src {b}" for b in numbers["buckets"]] + ["seeds"], rows)
+    if numbers.get("budgets"):
+        lines += ["", f"With and without attention: test {numbers['metric_label']} at each budget", ""]
+        lines += budgets.table(numbers["budgets"], {label: series for by_arch in numbers["by_budget"].values()
+                                                    for label, series in by_arch.items()}, "model")
+    return lines
 
 
 def verdict(numbers: dict) -> str:
@@ -77,6 +89,9 @@ def verdict(numbers: dict) -> str:
         else:
             lines.append("No clear bottleneck effect: with and without attention the recurrent models lose about "
                          f"the same share on long sources (within 10 percentage points; gap {100 * gap:+.0f}).")
+    for arch, series in numbers.get("by_budget", {}).items() if numbers.get("budgets") else ():
+        lines.append(f"{arch} with and without attention, by training budget:")
+        lines += budget_leaders(numbers["budgets"], series, metric, numbers.get("noise"))
     seeds = sorted({row["n"] for row in numbers["rows"].values()})
     lines.append(f"Seeds per row: {', '.join(map(str, seeds))}; each bucket holds about "
                  f"{numbers['bucket_size']} test sentences, so a bucket's score is noisier than the corpus score.")

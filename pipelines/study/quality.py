@@ -1,4 +1,5 @@
-"""1. Quality at equal budget: the architectures' test scores over seeds, per task."""
+"""1. Quality at equal budget: the architectures' test scores over seeds, per task, at the full budget
+and at each milestone."""
 
 from pathlib import Path
 
@@ -6,8 +7,9 @@ from ..architectures import ARCHS, LABELS
 from ..report import plt, save
 from ..tables import markdown_table
 from ..tasks import score_name
+from . import budgets
 from .grid import Grid, role_of
-from .stats import confidence_text, difference, percent, summary, value_text
+from .stats import budget_leaders, confidence_text, difference, percent, summary, value_text
 
 TITLE = "Quality at equal budget"
 QUESTION = "Does the Transformer win on translation and summarization? Does the LSTM hold up better on summarization?"
@@ -24,6 +26,8 @@ def numbers(grid: Grid) -> dict:
             "metric": metric, "metric_label": score_name(metric), "archs": archs, "noise": grid.noise(benchmark),
             "train_seconds": seconds,
             "budget_target_tokens": grid.settings["tasks"][benchmark]["budget_target_tokens"],
+            "budgets": grid.budgets(benchmark),
+            "by_budget": {arch: grid.scores_by_budget(grid.seeds(benchmark, arch)) for arch in ARCHS},
         }
     return {"tasks": tasks, "translation": grid.tasks[role_of(grid.settings, "translation")].name,
             "summarization": grid.tasks[role_of(grid.settings, "summarization")].name}
@@ -45,14 +49,26 @@ def plot(numbers: dict, run_dir: Path) -> list[str]:
         axis.set_title(f"{task}: {entry['budget_target_tokens']:,} target tokens each", fontsize=9)
         axis.grid(axis="y", alpha=0.3)
     figure.suptitle("Quality at equal budget (mean ± std over seeds; dots: seeds)")
-    return [save(figure, run_dir, "study-quality.png")]
+    plots = [save(figure, run_dir, "study-quality.png")]
+    curves = budgets.figure({task: (entry.get("budgets"), labelled(entry.get("by_budget", {})), entry["metric_label"])
+                             for task, entry in tasks.items()}, "Quality against training budget")
+    return plots + ([save(curves, run_dir, "study-quality-budgets.png")] if curves else [])
+
+
+def labelled(by_arch: dict) -> dict:
+    return {LABELS[arch]: series for arch, series in by_arch.items()}
 
 
 def table(numbers: dict) -> list[str]:
     rows = [[task, LABELS[arch], entry["metric_label"], f"{s['mean']:.2f}", f"{s['std']:.2f}", str(s["n"]),
              ", ".join(f"{v:.2f}" for v in s["values"]), f"{entry['train_seconds'][arch]:.0f}"]
             for task, entry in numbers["tasks"].items() for arch, s in entry["archs"].items()]
-    return markdown_table(["task", "model", "test metric", "mean", "std", "seeds", "per seed", "training seconds"], rows)
+    lines = markdown_table(["task", "model", "test metric", "mean", "std", "seeds", "per seed", "training seconds"], rows)
+    for task, entry in numbers["tasks"].items():
+        if entry.get("budgets"):
+            lines += ["", f"{task}: test {entry['metric_label']} at each budget (mean ± std over seeds)", ""]
+            lines += budgets.table(entry["budgets"], labelled(entry["by_budget"]), "model")
+    return lines
 
 
 def verdict(numbers: dict) -> str:
@@ -67,6 +83,10 @@ def verdict(numbers: dict) -> str:
         ranking = " > ".join(f"{LABELS[a]} {value_text(archs[a])}" for a in ranked)
         lines.append(f"- {task}: {ranking} test {metric}. {LABELS[best]} leads {LABELS[runner_up]} by "
                      f"{d['difference']:.1f} ({confidence_text(d)}).")
+        if entry.get("budgets"):
+            lines.append(f"  {task} by training budget:")
+            lines += ["  " + line for line in budget_leaders(entry["budgets"], labelled(entry["by_budget"]), metric,
+                                                              entry.get("noise"))]
         if "lstm" in archs and "transformer" in archs and archs["transformer"]["mean"] > 0:
             gaps[task] = archs["lstm"]["mean"] / archs["transformer"]["mean"] - 1
     tasks = list(numbers["tasks"])

@@ -14,6 +14,8 @@ the quality section stands in for its standard deviation.
 import math
 import statistics
 
+from ..tables import tokens_text
+
 HIGH, MODERATE = 3.0, 1.5
 
 
@@ -61,3 +63,25 @@ def confidence_text(d: dict) -> str:
 
 def percent(x: float) -> str:
     return f"{100 * x:+.0f}%"
+
+
+def budget_leaders(budgets: list[int], series: dict[str, list[dict | None]], metric: str,
+                   noise: float | None = None) -> list[str]:
+    """Who leads at each training budget, by how much and (where seeds give a spread) how surely, and
+    where the lead changes: Markdown bullets.
+
+    `series` maps a label to one `summary` (or None: not measured) per budget of `budgets` (target tokens).
+    """
+    lines, previous = [], None
+    for i, budget in enumerate(budgets):
+        scored = {label: points[i] for label, points in series.items() if points[i] is not None}
+        if len(scored) < 2:
+            continue
+        first, second = sorted(scored, key=lambda label: scored[label]["mean"], reverse=True)[:2]
+        d = difference(scored[first], scored[second], noise)
+        sure = f", {confidence_text(d)}" if d["standard_errors"] is not None else ""
+        change = "" if previous in (None, first) else f"; the lead changes: {previous} led before"
+        lines.append(f"- at {tokens_text(budget)} target tokens: {first} {scored[first]['mean']:.2f} leads {second} "
+                     f"{scored[second]['mean']:.2f} by {d['difference']:.2f} {metric}{sure}{change}")
+        previous = first
+    return lines

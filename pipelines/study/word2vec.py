@@ -1,4 +1,5 @@
-"""5. word2vec initialisation: random vs word2vec vs frozen word2vec embeddings, small and full data."""
+"""5. word2vec initialisation: random vs word2vec vs frozen word2vec embeddings, small and full data, at
+the full budget and at each milestone."""
 
 import statistics
 from pathlib import Path
@@ -7,10 +8,12 @@ import numpy as np
 
 from ..architectures import ARCHS, LABELS
 from ..report import plt, save
-from ..tables import markdown_table
+from ..tables import MISSING, markdown_table, tokens_text
 from ..tasks import score_name
 from .grid import Grid, role_of
 from .stats import difference
+
+VARIANTS = ("word2vec", "word2vec-frozen")
 
 TITLE = "word2vec initialisation"
 QUESTION = "Does starting from static word2vec embeddings (trained or frozen) still help, and when?"
@@ -19,19 +22,20 @@ QUESTION = "Does starting from static word2vec embeddings (trained or frozen) st
 def numbers(grid: Grid) -> dict:
     benchmark = role_of(grid.settings, "translation")
     full = grid.train_size(benchmark)
-    archs = {}
+    archs, by_budget = {}, {}
     for arch in ARCHS:
-        archs[arch] = {}
+        archs[arch], by_budget[arch] = {}, {}
         for n in grid.settings["word2vec_sizes"]:
             label = size_label(n, full)
             random_cells = grid.seeds(benchmark, arch) if n is None else grid.seeds(benchmark, arch, samples=n, sweep=True)
-            archs[arch][label] = {"random": grid.scores(random_cells)} | {
-                variant: grid.scores(grid.seeds(benchmark, arch, variant, n, sweep=True))
-                for variant in ("word2vec", "word2vec-frozen")}
+            cells = {"random": random_cells} | {variant: grid.seeds(benchmark, arch, variant, n, sweep=True)
+                                                for variant in VARIANTS}
+            archs[arch][label] = {variant: grid.scores(c) for variant, c in cells.items()}
+            by_budget[arch][label] = {variant: grid.scores_by_budget(c) for variant, c in cells.items()}
     metric = grid.metric(benchmark)
     return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[benchmark].name,
             "sizes": [size_label(n, full) for n in grid.settings["word2vec_sizes"]], "archs": archs,
-            "noise": grid.noise(benchmark)}
+            "noise": grid.noise(benchmark), "budgets": grid.budgets(benchmark), "by_budget": by_budget}
 
 
 def size_label(samples: int | None, full: int) -> str:
@@ -59,7 +63,28 @@ def plot(numbers: dict, run_dir: Path) -> list[str]:
 def table(numbers: dict) -> list[str]:
     rows = [[LABELS[arch], size] + [f"{variants[v]['mean']:.2f}" for v in ("random", "word2vec", "word2vec-frozen")]
             for arch, by_size in numbers["archs"].items() for size, variants in by_size.items()]
-    return markdown_table(["model", "training data", "random", "word2vec", "word2vec frozen"], rows)
+    lines = markdown_table(["model", "training data", "random", "word2vec", "word2vec frozen"], rows)
+    if numbers.get("budgets"):
+        lines += ["", f"Change over random embeddings at each budget (test {numbers['metric_label']}, mean over "
+                  "architectures):", ""]
+        lines += markdown_table(["training data", "embeddings"] + [f"{tokens_text(b)} tokens" for b in numbers["budgets"]],
+                                [[size, variant] + [MISSING if g is None else f"{g:+.2f}" for g in gains]
+                                 for size in numbers["sizes"] for variant, gains in budget_gains(numbers, size).items()])
+    return lines
+
+
+def budget_gains(numbers: dict, size: str) -> dict[str, list[float | None]]:
+    """Per variant, the mean over architectures of its test metric minus random embeddings' at each budget
+    (None where a cell lacks that milestone)."""
+    gains = {}
+    for variant in VARIANTS:
+        per_budget = []
+        for i in range(len(numbers["budgets"])):
+            pairs = [(by_size[size][variant][i], by_size[size]["random"][i]) for by_size in numbers["by_budget"].values()]
+            per_budget.append(None if any(a is None or b is None for a, b in pairs)
+                              else statistics.fmean(a["mean"] - b["mean"] for a, b in pairs))
+        gains[variant] = per_budget
+    return gains
 
 
 def verdict(numbers: dict) -> str:
@@ -68,7 +93,7 @@ def verdict(numbers: dict) -> str:
     lines, gains = [], {}
     for arch, by_size in numbers["archs"].items():
         for size, rows in by_size.items():
-            for variant in ("word2vec", "word2vec-frozen"):
+            for variant in VARIANTS:
                 if variant in rows:
                     d = difference(rows[variant], rows["random"], noise)
                     gains[(arch, size, variant)] = d
@@ -79,10 +104,16 @@ def verdict(numbers: dict) -> str:
                  + (f" (noise: seed std {noise:.2f} {metric} from the quality section)." if noise else "."))
     for size in numbers["sizes"]:
         mean_gain = {v: statistics.fmean([d["difference"] for (a, s, vv), d in gains.items() if s == size and vv == v])
-                     for v in ("word2vec", "word2vec-frozen") if any(s == size and vv == v for (_, s, vv) in gains)}
+                     for v in VARIANTS if any(s == size and vv == v for (_, s, vv) in gains)}
         if mean_gain:
             lines.append(f"- {size} data: mean change over random " + ", ".join(
                 f"{v} {g:+.2f} {metric}" for v, g in mean_gain.items()) + ".")
+    for size in numbers["sizes"] if numbers.get("budgets") else []:
+        for variant, changes in budget_gains(numbers, size).items():
+            points = [f"{g:+.2f} at {tokens_text(b)}" for b, g in zip(numbers["budgets"], changes) if g is not None]
+            if points:
+                lines.append(f"- {size} data, {variant} over random by training budget: " + ", ".join(points)
+                             + f" target tokens ({metric}, mean over architectures).")
     sizes = numbers["sizes"]
     if len(sizes) >= 2:
         def gain(size):
