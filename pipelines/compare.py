@@ -28,7 +28,7 @@ import os
 import platform
 import shutil
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .architectures import LABELS
@@ -56,6 +56,8 @@ RECURRENT_ONLY = ("no-attention", "pointer-generator")
 # The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
+# The settings of the run as a whole, which --per_task cannot set for one task.
+RUN_WIDE = ("name", "preset", "tasks", "runs_dir", "overwrite", "per_task", "seed_runs")
 # The training settings a comparison passes to every row, declared as TrainConfig declares them; those a
 # compare preset may set are unset (None) by default.
 TRAINING_FIELDS = (
@@ -112,14 +114,21 @@ class CompareConfig:
         "help": "comma-separated run folders of this comparison with other --seed values (any budget): their "
                 "milestone scores add the seeds' mean, spread and band to the budget table and curves"})
     overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
+    per_task: str | None = field(default=None, metadata={
+        "help": "settings of single tasks, as JSON: '{\"samsum\": {\"budget_target_tokens\": 1800000}}'; "
+                "for that task they win over every other value"})
 
     def resolved(self, benchmark: str | None = None) -> "CompareConfig":
         """Unset values from the preset; with `benchmark`, the preset's settings for that task come first.
 
         A preset may set some values per task (`per_task`: the demo's summarization rows and
         budget); a value given explicitly applies to every task, and explicit rows (--archs,
-        --variants or --rows) replace the preset's rows for every task.
+        --variants or --rows) replace the preset's rows for every task. --per_task values
+        are explicit values of their task alone.
         """
+        if benchmark is not None and (own := self.task_settings().get(benchmark)):
+            cleared = [group for group in (ROW_FIELDS, BUDGET_FIELDS) if set(own) & set(group)]
+            return replace(self, per_task=None, **{key: None for group in cleared for key in group} | own).resolved(benchmark)
         defaults = {key: value for key, value in compare_preset(self.preset).items() if key != "per_task"}
         if benchmark is not None:
             own = dict(compare_preset(self.preset).get("per_task", {}).get(benchmark, {}))
@@ -144,8 +153,28 @@ class CompareConfig:
         config.validate()
         return config
 
+    def task_settings(self) -> dict[str, dict]:
+        """--per_task as {benchmark: {setting: value}}; raises ConfigError for one that is not that."""
+        if not self.per_task:
+            return {}
+        try:
+            settings = json.loads(self.per_task)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--per_task is not JSON ({error})") from None
+        allowed = {f.name for f in fields(CompareConfig)} - set(RUN_WIDE)
+        if not isinstance(settings, dict) or not all(isinstance(own, dict) for own in settings.values()):
+            raise ConfigError('--per_task: give {"TASK": {"SETTING": VALUE, ...}, ...}')
+        for benchmark, own in settings.items():
+            if benchmark not in (self.tasks or "").split(","):
+                raise ConfigError(f"--per_task names {benchmark!r}, which --tasks does not list")
+            if unknown := sorted(set(own) - allowed):
+                raise ConfigError(f"--per_task {benchmark}: {', '.join(unknown)} cannot be set per task "
+                                  f"(choose from {', '.join(sorted(allowed))})")
+        return settings
+
     def validate(self) -> None:
         """The settings only compare has; `compare` checks each row's training settings (TrainConfig) too, up front."""
+        self.task_settings()
         if self.test_samples is not None and self.test_samples < 0:
             raise ConfigError(f"--test_samples must be at least 0 (0: the whole test split), got {self.test_samples}")
         if not self.tasks:

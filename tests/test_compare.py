@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -241,6 +242,24 @@ def test_a_preset_sets_rows_and_budgets_per_task_and_explicit_values_apply_to_ev
     for name, preset in COMPARE_PRESETS.items():  # every per-task setting is a compare setting
         for settings in preset.get("per_task", {}).values():
             assert set(settings) <= {f.name for f in fields(CompareConfig)}, name
+
+
+def test_per_task_settings_apply_to_their_task_alone_and_are_checked():
+    """--per_task gives one task its own budget and rows (here SAMSum a larger budget, DialogSum the
+    shared one); a task it names must be compared, and only per-task settings may be set."""
+    from pipelines.configs import parse_config
+
+    config = parse_config(CompareConfig, ["--tasks", "dialogsum,samsum", "--rows", "rnn,lstm", "--budget_minutes", "5",
+                                          "--per_task", '{"samsum": {"budget_target_tokens": 1800000, "rows": "lstm"}}'])
+    dialogsum, samsum = config.resolved("dialogsum"), config.resolved("samsum")
+    assert dialogsum.budget() == {"kind": "minutes", "value": 5} and [r[0] for r in dialogsum.planned_rows()] == ["rnn", "lstm"]
+    assert samsum.budget() == {"kind": "target_tokens", "value": 1800000} and samsum.budget_minutes is None
+    assert [r[0] for r in samsum.planned_rows()] == ["lstm"] and samsum.vocab_size == dialogsum.vocab_size
+    for per_task, problem in (('{"multi30k": {"seed": 1}}', "names 'multi30k', which --tasks does not list"),
+                              ('{"samsum": {"runs_dir": "x"}}', "samsum: runs_dir cannot be set per task"),
+                              ("samsum=1", "--per_task is not JSON"), ('{"samsum": 1}', "--per_task: give")):
+        with pytest.raises(ConfigError, match=re.escape(problem)):
+            CompareConfig(tasks="dialogsum,samsum", per_task=per_task).resolved()
 
 
 def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path):
