@@ -14,7 +14,10 @@ Layout of `runs/<name>/`:
 
 Each finished row is kept in its row.json, so a crash in one architecture
 loses nothing else, and re-running the same command resumes: finished rows
-are reused and an interrupted one continues from its last checkpoint. A row
+are reused and an interrupted one continues from its last checkpoint. Rows
+finished by another run of the comparison (another machine, an earlier
+session) are reused through --rows_from, which reads only that run's
+results.json. A row
 is reused only with the settings it was made with (`row_settings`): a
 command that changes them (another vocabulary under the same --name) is refused
 before anything trains, or with --overwrite retrains the changed rows. A larger
@@ -35,7 +38,7 @@ from .architectures import LABELS
 from .configs import field_like
 from .data import load_test_references
 from .errors import ConfigError
-from .files import write_text
+from .files import read_json_lines, write_text
 from .presets import compare_preset
 from .results import Baseline, Milestone, Results, Row, TaskEntry, TaskSummary
 from .runs import changes, defining, describe, read_record, run_settings, setting_defaults
@@ -57,7 +60,7 @@ RECURRENT_ONLY = ("no-attention", "pointer-generator")
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
 # The settings of the run as a whole, which --per_task cannot set for one task.
-RUN_WIDE = ("name", "preset", "tasks", "runs_dir", "overwrite", "per_task", "seed_runs")
+RUN_WIDE = ("name", "preset", "tasks", "runs_dir", "overwrite", "per_task", "seed_runs", "rows_from")
 # The training settings a comparison passes to every row, declared as TrainConfig declares them; those a
 # compare preset may set are unset (None) by default.
 TRAINING_FIELDS = (
@@ -110,6 +113,10 @@ class CompareConfig:
     batch_tokens: int | None = field_like(TrainConfig, "batch_tokens", None)
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     seed: int = field_like(TrainConfig, "seed")
+    rows_from: str | None = field(default=None, metadata={
+        "help": "comma-separated folders of other runs of this comparison (results.json: a run or docs/ folder): "
+                "a planned row finished there with the same settings is reused instead of trained (rows trained "
+                "on other machines, or in earlier sessions of a long comparison)"})
     seed_runs: str | None = field(default=None, metadata={
         "help": "comma-separated run folders of this comparison with other --seed values (any budget): their "
                 "milestone scores add the seeds' mean, spread and band to the budget table and curves"})
@@ -359,7 +366,7 @@ def train_row(config: CompareConfig, benchmark: str, row: str, arch: str, overri
     finished = Path(train_config.output_dir) / "row.json"
     if finished.exists():
         logger.info("%s/%s: finished earlier, reusing %s", task.name, row, finished)
-        return Row.load(finished)
+        return with_evaluations(Row.load(finished), finished.parent)
     training = train(train_config)
     return on_main_process(score_row, config, task, row, train_config, training)
 
@@ -401,6 +408,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
         examples=predictions[:EXAMPLES],
         folder=f"models/{task.name}-{row}",
         milestones=test_milestones(row_dir, task, sources, references, tested={training["best_step"]: test}),
+        evaluations=evaluations(row_dir),
     )
     save_model_folder(model, tokenizer, config.run_dir / entry.folder)
     entry.save(row_dir / "row.json")
@@ -408,6 +416,53 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
 
 EXAMPLES = 5
+
+
+def evaluations(row_dir: Path) -> list[dict]:
+    """The validation evaluations a row's run logged during training."""
+    log = row_dir / "log.jsonl"
+    return [event for event in read_json_lines(log) if event["event"] == "eval"] if log.exists() else []
+
+
+def with_evaluations(entry: Row, row_dir: Path) -> Row:
+    """`entry` with its run's validation evaluations, which row.json files of earlier versions lack."""
+    return entry if entry.evaluations else replace(entry, evaluations=evaluations(row_dir))
+
+
+def import_rows(config: CompareConfig, rows: list[tuple]) -> None:
+    """Write row.json, for each planned row not begun here, from the first run of --rows_from that finished
+    it with the planned settings (a reused row must be the row this run would train).
+
+    Raises ConfigError, before anything trains, for a folder without results.json, or a planned row that
+    the folders hold only with other settings. The reused row keeps its scores, milestones and
+    validation curve; its model folder stays in the run that trained it (`trained_in`).
+    """
+    others = []
+    for folder in filter(None, (config.rows_from or "").split(",")):
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"--rows_from: {path} not found: give the folder of a finished comparison")
+        others.append((folder, Results.load(path)))
+    taken = []
+    for row_args in rows:
+        task_config, benchmark, row = row_args[:3]
+        train_config = row_config(*row_args)
+        name, row_dir = task_of(task_config, benchmark).name, Path(train_config.output_dir)
+        planned = row_settings(task_config, train_config)
+        found = [(folder, other.tasks[name].models[row]) for folder, other in others
+                 if name in other.tasks and row in other.tasks[name].models]
+        differ = [changes(theirs.settings or {}, planned, setting_defaults(train_config)) for _, theirs in found]
+        same = [entry for entry, changed in zip(found, differ) if not changed]
+        if found and not same:
+            raise ConfigError(f"--rows_from: {found[0][0]}'s {name}/{row} was made with other settings "
+                              f"({describe(differ[0])})")
+        if same and not row_dir.exists():  # a row finished or begun here (or taken earlier) stays this run's own
+            taken.append((name, row, row_dir, *same[0]))
+    for name, row, row_dir, folder, theirs in taken:
+        logger.info("%s/%s: reusing the row finished in %s", name, row, folder)
+        reused = with_evaluations(theirs, Path(folder) / name / row)
+        row_dir.mkdir(parents=True)
+        replace(reused, folder=None, trained_in=reused.trained_in or str(folder)).save(row_dir / "row.json")
 
 
 def test_milestones(row_dir: Path, task: TaskSpec, sources: list[str], references: list[list[str]],
@@ -500,6 +555,7 @@ def compare(config: CompareConfig) -> Results:
     by_task = {benchmark: config.resolved(benchmark) for benchmark in general.tasks.split(",")}
     rows = [(task_config, benchmark, *row) for benchmark, task_config in by_task.items()
             for row in task_config.planned_rows()]
+    on_main_process(import_rows, general, rows)
     on_main_process(claim_rows, rows, general.overwrite)
     other_seeds = seed_rows(general, rows)
     run_dir = general.run_dir

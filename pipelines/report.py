@@ -1,4 +1,4 @@
-"""The comparison report: Markdown tables and PNG plots, all from results.json and the run logs.
+"""The comparison report: Markdown tables and PNG plots, all from results.json.
 
 Plots per task:
     <task>-budget-curves.png  test metric vs target tokens and vs training time, at the milestones (curves.py)
@@ -18,18 +18,10 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .curves import curves_figure, leaders, milestone_counts, milestone_table, seeds_note  # noqa: E402
-from .files import read_json_lines, write_bytes, write_text  # noqa: E402
+from .files import write_bytes, write_text  # noqa: E402
 from .results import Results, TaskEntry  # noqa: E402
 from .tables import budget_text, comparison_table, learning_bars_text, settings_table  # noqa: E402
 from .tasks import SCORES, score_name  # noqa: E402
-
-
-def evaluations(run_dir: Path, task: str, row: str) -> list[dict]:
-    """The validation evaluations a row logged during training."""
-    log = run_dir / task / row / "log.jsonl"
-    if not log.exists():
-        return []
-    return [e for e in read_json_lines(log) if e["event"] == "eval"]
 
 
 def copying_note(entry: TaskEntry) -> str:
@@ -42,8 +34,8 @@ def copying_note(entry: TaskEntry) -> str:
 def plot_validation(entry: TaskEntry, run_dir: Path, task: str) -> str:
     main = entry.task.main_metric
     figure, (by_time, by_step) = plt.subplots(1, 2, figsize=(11, 4))
-    for row, model in entry.models.items():
-        points = evaluations(run_dir, task, row)
+    for model in entry.models.values():
+        points = model.evaluations
         by_time.plot([p["train_seconds"] / 60 for p in points], [p[main] for p in points], marker="o", label=model.label)
         by_step.plot([p["step"] for p in points], [p[main] for p in points], marker="o", label=model.label)
     for axis, label in ((by_time, "training time (minutes)"), (by_step, "optimizer steps")):
@@ -109,6 +101,15 @@ def examples_section(entry: TaskEntry) -> list[str]:
     return lines
 
 
+def reused_note(entry: TaskEntry) -> list[str]:
+    """Which rows were trained in another run of the comparison (--rows_from), and where."""
+    reused = [f"{model.label} ({model.trained_in})" for model in entry.models.values() if model.trained_in]
+    if not reused:
+        return []
+    return ["Trained in another run of this comparison, with the same settings (`--rows_from`): "
+            + ", ".join(reused) + ". Their training times are that run's; their model folders stay there.", ""]
+
+
 def one_line(text: str, limit: int = 400) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + " …"
@@ -142,6 +143,7 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
         lines += comparison_table(entry) + [""]
         lines += [f"Learned the task: {learning_bars_text(summary.kind)}. Below that, a model's scores measure "
                   "frequent words rather than what it learned.", ""]
+        lines += reused_note(entry)
         if summary.kind == "summarization":
             lines += [copying_note(entry), "", "Distinct outputs: the share of test outputs that no other output "
                       "repeats. Baselines in italics learn nothing: a trained row below one of them (\"vs. "

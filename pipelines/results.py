@@ -80,8 +80,10 @@ class Row(JsonFile):
     training: dict = field(default_factory=dict)  # the training summary and the settings it ran with
     test: dict = field(default_factory=dict)  # test scores (tasks.SCORES keys), by_source_length, speed, generation
     examples: list[str] = field(default_factory=list)  # outputs for the first test sources
-    folder: str | None = None  # the Hub-ready model folder, relative to the run folder
+    folder: str | None = None  # the Hub-ready model folder, relative to the run folder; None: not in this run
     milestones: list[Milestone] = field(default_factory=list)  # by target tokens, ascending
+    evaluations: list[dict] = field(default_factory=list)  # the validation evaluations during training (log.jsonl)
+    trained_in: str | None = None  # the comparison it was trained in, when this one reused it (--rows_from)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Row":
@@ -171,9 +173,11 @@ class Results(JsonFile):
         """Task `name`'s training budget per model."""
         return self.task(name).budget or self.budget
 
-    def rows(self):
-        """(task name, row key, row) for every row of every task."""
-        return [(name, key, row) for name, entry in self.tasks.items() for key, row in entry.models.items()]
+    def rows(self, with_model: bool = False):
+        """(task name, row key, row) for every row of every task; `with_model`: those whose model folder
+        is in this run (not the rows reused from another comparison)."""
+        return [(name, key, row) for name, entry in self.tasks.items() for key, row in entry.models.items()
+                if row.folder or not with_model]
 
 
 @dataclass(kw_only=True)

@@ -43,6 +43,21 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
                      "text2text_pipeline.py"):
             assert (folder / name).exists(), f"{row}: {name}"
         assert len((run / task / row / "test_predictions.txt").read_text().splitlines()) == 12
+        logged = [json.loads(line) for line in (run / task / row / "log.jsonl").read_text().splitlines()]
+        evaluations = results["tasks"][task]["models"][row]["evaluations"]
+        assert evaluations and evaluations == [event for event in logged if event["event"] == "eval"], row
+
+
+def test_the_report_is_made_from_results_json_alone(tiny_run, tmp_path):
+    """`lineage report` on a folder holding nothing but results.json (docs/) writes the run's report again."""
+    from pipelines.report import write_report
+
+    _, run = tiny_run
+    (tmp_path / "results.json").write_bytes((run / "results.json").read_bytes())
+    plots = write_report(Results.load(tmp_path / "results.json"), tmp_path)
+    assert (tmp_path / "report.md").read_text() == (run / "report.md").read_text()
+    assert "multi30k-de-en-validation.png" in plots
+    assert all((tmp_path / name).stat().st_size > 0 for name in plots)
 
 
 def test_each_milestone_score_is_the_test_score_of_the_models_kept_there(tiny_run):
@@ -103,6 +118,49 @@ def test_seed_runs_are_checked_before_anything_trains(tiny_run, tmp_path, monkey
         compare(CompareConfig(name="b", seed_runs=str(seed0), vocab_size=300, **base))
     with pytest.raises(ConfigError, match=r"with seed 0, as this run does"):
         compare(CompareConfig(name="c", seed_runs=str(seed0), **{**base, "seed": 0}))
+
+
+def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path, monkeypatch):
+    """--rows_from: a planned row that another run of the comparison finished with the same settings is
+    taken from its results.json (scores, milestones, validation curve), the others train here; a row made
+    with other settings, or a folder without results, is refused before anything trains."""
+    results, source = tiny_run
+    task, trained, train = "multi30k-de-en", [], pipelines.compare.train
+    monkeypatch.setattr(pipelines.compare, "train", lambda config: trained.append(Path(config.output_dir).name)
+                        or train(config))
+    compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="merged", rows="lstm,lstm-no-attention",
+                          rows_from=str(source)))
+    assert trained == ["lstm-no-attention"]
+    entry = Results.load(tmp_path / "merged" / "results.json").task(task)
+    ours, theirs = entry.models["lstm"], results["tasks"][task]["models"]["lstm"]
+    assert ours.test == theirs["test"] and ours.evaluations == theirs["evaluations"]
+    assert [m.to_dict() for m in ours.milestones] == theirs["milestones"]
+    assert ours.folder is None and ours.trained_in == str(source) and entry.models["lstm-no-attention"].folder
+    assert sorted(path.name for path in (tmp_path / "merged" / "models").iterdir()) == [f"{task}-lstm-no-attention"]
+    report = (tmp_path / "merged" / "report.md").read_text()
+    assert f"(`--rows_from`): {ours.label} ({source})." in report
+    assert sum(line.startswith(f"| {ours.label} | ") for line in report.splitlines()) >= 2  # comparison and settings
+
+    monkeypatch.setattr(pipelines.compare, "train", lambda config: pytest.fail("trained before refusing"))
+    base = dict(preset="tiny", runs_dir=str(tmp_path), rows="lstm")
+    with pytest.raises(ConfigError, match=r"--rows_from: .*nowhere/results.json not found"):
+        compare(CompareConfig(name="a", rows_from=str(tmp_path / "nowhere"), **base))
+    with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(.*vocab_size: 400 -> 300"):
+        compare(CompareConfig(name="b", rows_from=str(source), vocab_size=300, **base))
+    other = tmp_path / "other"  # the same run, but its rows made with another learning rate
+    changed = json.loads((source / "results.json").read_text())
+    for model in changed["tasks"][task]["models"].values():
+        model["settings"]["learning_rate"] = 1e-4
+    other.mkdir()
+    (other / "results.json").write_text(json.dumps(changed))
+    # lstm is in both folders, as planned in the second; rnn only in the first, with another learning rate
+    with pytest.raises(ConfigError, match=r"other's multi30k-de-en/rnn .*\(learning_rate: 0.0001 -> 0.003\)"):
+        compare(CompareConfig(name="c", rows_from=f"{other},{tmp_path / 'merged'}", rows="lstm,rnn", preset="tiny",
+                              runs_dir=str(tmp_path)))
+    assert not (tmp_path / "c" / task / "lstm").exists()  # nothing taken when a row is refused
+    monkeypatch.setattr(pipelines.compare, "train", train)
+    compare(CompareConfig(name="d", rows_from=f"{other},{source}", **base))  # the first folder with the row as planned
+    assert Results.load(tmp_path / "d" / "results.json").task(task).models["lstm"].trained_in == str(source)
 
 
 def test_the_report_says_which_models_learned_the_task(tiny_run):

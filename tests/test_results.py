@@ -36,6 +36,8 @@ def with_defaults(data: dict) -> dict:
         for row in entry["models"].values():
             row.setdefault("settings", None)
             row.setdefault("milestones", [])
+            row.setdefault("evaluations", [])
+            row.setdefault("trained_in", None)
     return data
 
 

@@ -198,7 +198,7 @@ def write_cards(run_folder: str | Path, results: Results, repo_ids: dict | None 
     published to. Returns the README paths written.
     """
     written = []
-    for task_name, model_key, entry in results.rows():
+    for task_name, model_key, entry in results.rows(with_model=True):
         repo_id = (repo_ids or {}).get((task_name, model_key))
         card = model_card(results, task_name, model_key, repo_id=repo_id)
         written.append(write_card(card, Path(run_folder) / entry.folder))

@@ -233,7 +233,7 @@ def run_card(folder: str | Path, repo_id: str) -> ModelCard | None:
             continue
         try:
             results = Results.load(results_path)
-            for task_name, model_key, entry in results.rows():
+            for task_name, model_key, entry in results.rows(with_model=True):
                 if (run_folder / entry.folder).resolve() == folder:
                     return model_card(results, task_name, model_key, repo_id=repo_id)
         except (OSError, ValueError, KeyError, TypeError) as error:

@@ -58,7 +58,7 @@ def model_repos(run_dir: str | Path, space_repo_id: str, overrides: dict[str, st
     owner = space_repo_id.split("/")[0]
     results = _results(Path(run_dir))
     repos = {}
-    for task_name, row, model in results.rows():
+    for task_name, row, model in results.rows(with_model=True):
         repos[Path(model.folder).name] = f"{owner}/{default_model_name(task_name, row)}"
     unknown = sorted(set(overrides or {}) - set(repos))
     if unknown:
@@ -77,7 +77,7 @@ def catalog_from_run(run_dir: str | Path) -> dict:
     tasks = {}
     for name, entry in results.tasks.items():
         models = [{"key": row, "label": model.label or row, "model": str(run_dir / model.folder)}
-                  for row, model in entry.models.items()]
+                  for row, model in entry.models.items() if model.folder]
         tasks[name] = {"kind": entry.task.kind, "examples": list(entry.test_sources), "models": models}
     return {"title": f"Lineage: {results.name or run_dir.name}", "tasks": tasks}
 
@@ -130,7 +130,7 @@ def space_card(run_dir: str | Path, repos: dict[str, str]) -> SpaceCard:
         short_description="Three generations of seq2seq models, side by side",
     )
     rows = []
-    for task_name, row, model in results.rows():
+    for task_name, row, model in results.rows(with_model=True):
         metric = results.tasks[task_name].task.main_metric
         repo = repos[Path(model.folder).name]
         score = model.test.get(metric)
