@@ -31,8 +31,11 @@ def copying_note(entry: TaskEntry) -> str:
             + ". The Transformer is a stock transformers config (PegasusConfig) and does not copy.")
 
 
-def plot_validation(entry: TaskEntry, run_dir: Path, task: str) -> str:
+def plot_validation(entry: TaskEntry, run_dir: Path, task: str) -> str | None:
+    """The plot of the rows' validation evaluations; None when no row has them (results of early versions)."""
     main = entry.task.main_metric
+    if not any(model.evaluations for model in entry.models.values()):
+        return None
     figure, (by_time, by_step) = plt.subplots(1, 2, figsize=(11, 4))
     for model in entry.models.values():
         points = model.evaluations
@@ -163,8 +166,13 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
                       "report (its schedule does not depend on the budget).", ""]
             lines += milestone_table(entry) + [""] + ([seeds_note(entry), ""] if seeds_note(entry) else [])
             lines += leaders(entry) + ["", f"![budget curves]({plots[-1]})", ""]
-        plots += [plot_validation(entry, run_dir, task), plot_by_length(entry, run_dir, task)]
-        lines += [f"![validation curves]({plots[-2]})", "", f"![by source length]({plots[-1]})", ""]
+        if validation := plot_validation(entry, run_dir, task):
+            plots.append(validation)
+            lines += [f"![validation curves]({validation})", ""]
+        if missing := [model.label for model in entry.models.values() if not model.evaluations]:
+            lines += [f"Validation curves not recorded (results of an earlier Lineage version): {', '.join(missing)}.", ""]
+        plots.append(plot_by_length(entry, run_dir, task))
+        lines += [f"![by source length]({plots[-1]})", ""]
         lines += ["### Examples", ""] + examples_section(entry)
     for row, error in entry.errors.items():
         lines += [f"**{row} failed:** `{error}` (details in {task}/{row}/error.txt)", ""]

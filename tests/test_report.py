@@ -39,3 +39,17 @@ def test_report_command_names_a_missing_results_file_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"lineage report: {tmp_path}/results.json does not exist: is {tmp_path} a "
                                      "`lineage compare` run folder?")
+
+
+def test_a_report_of_rows_without_validation_evaluations_says_so_and_draws_no_empty_plot(tmp_path):
+    """Rows of results files that predate `evaluations` (docs/cpu-summarization's DialogSum rows)."""
+    from pipelines.report import write_report
+
+    results = Results.load(ROOT / "docs" / "demo-cpu" / "results.json")
+    plots = write_report(results, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    for task, entry in results.tasks.items():
+        labels = ", ".join(model.label for model in entry.models.values())
+        assert f"Validation curves not recorded (results of an earlier Lineage version): {labels}." in report
+        assert f"{task}-validation.png" not in plots and not (tmp_path / f"{task}-validation.png").exists()
+        assert (tmp_path / f"{task}-by-length.png").stat().st_size > 0
