@@ -429,6 +429,18 @@ def with_evaluations(entry: Row, row_dir: Path) -> Row:
     return entry if entry.evaluations else replace(entry, evaluations=evaluations(row_dir))
 
 
+def other_runs(option: str, folders: str | None, hint: str) -> list[tuple[str, Results]]:
+    """(folder, its results.json) for each comma-separated folder of --`option`; ConfigError, with `hint`,
+    for one without results.json."""
+    runs = []
+    for folder in filter(None, (folders or "").split(",")):
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"--{option}: {path} not found: {hint}")
+        runs.append((folder, Results.load(path)))
+    return runs
+
+
 def import_rows(config: CompareConfig, rows: list[tuple]) -> None:
     """Write row.json, for each planned row not begun here, from the first run of --rows_from that finished
     it with the planned settings (a reused row must be the row this run would train).
@@ -437,12 +449,7 @@ def import_rows(config: CompareConfig, rows: list[tuple]) -> None:
     the folders hold only with other settings. The reused row keeps its scores, milestones and
     validation curve; its model folder stays in the run that trained it (`trained_in`).
     """
-    others = []
-    for folder in filter(None, (config.rows_from or "").split(",")):
-        path = Path(folder) / "results.json"
-        if not path.is_file():
-            raise ConfigError(f"--rows_from: {path} not found: give the folder of a finished comparison")
-        others.append((folder, Results.load(path)))
+    others = other_runs("rows_from", config.rows_from, "give the folder of a finished comparison")
     taken = []
     for row_args in rows:
         task_config, benchmark, row = row_args[:3]
@@ -599,11 +606,7 @@ def seed_rows(config: CompareConfig, rows: list[tuple]) -> dict[tuple[str, str],
     frequencies may differ: they do not change how a model trains).
     """
     found = {}
-    for folder in filter(None, (config.seed_runs or "").split(",")):
-        path = Path(folder) / "results.json"
-        if not path.is_file():
-            raise ConfigError(f"--seed_runs: {path} not found: run that comparison with another --seed first")
-        other = Results.load(path)
+    for folder, other in other_runs("seed_runs", config.seed_runs, "run that comparison with another --seed first"):
         for row_args in rows:
             task_config, benchmark, row = row_args[:3]
             train_config = row_config(*row_args)
