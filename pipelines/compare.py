@@ -22,7 +22,9 @@ is reused only with the settings it was made with (`row_settings`): a
 command that changes them (another vocabulary under the same --name) is refused
 before anything trains, or with --overwrite retrains the changed rows. A larger
 budget (or other milestones, evaluation frequencies) continues each row's run
-from its last checkpoint instead, and tests it again.
+from its last checkpoint instead, and tests it again; a change in how rows are
+tested (the task's decoding settings, the number of test examples) tests the
+finished models again without training.
 """
 
 import json
@@ -59,6 +61,8 @@ RECURRENT_ONLY = ("no-attention", "pointer-generator")
 # The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
+# Row settings that say how a row is tested, not how it trains: a change tests the row's models again.
+TEST_FIELDS = ("test_samples", "generation")
 # The settings of the run as a whole, which --per_task cannot set for one task.
 RUN_WIDE = ("name", "preset", "tasks", "runs_dir", "overwrite", "per_task", "seed_runs", "rows_from")
 # The training settings a comparison passes to every row, declared as TrainConfig declares them; those a
@@ -298,17 +302,27 @@ def row_config(config: CompareConfig, benchmark: str, row: str, arch: str, overr
     ).resolved()
 
 
-def row_settings(config: CompareConfig, train_config: TrainConfig) -> dict:
-    """What defines a row: its run's settings (runs.run_settings) and the test it is scored on."""
-    return {**run_settings(train_config), "test_samples": config.test_samples}
+def row_settings(config: CompareConfig, task: TaskSpec, train_config: TrainConfig) -> dict:
+    """What defines a row: its run's settings (runs.run_settings) and the test it is scored on (how many
+    examples, decoded with which settings)."""
+    generation = json.loads(json.dumps(task.generation))  # as it reads back from the file
+    return {**run_settings(train_config), "test_samples": config.test_samples, "generation": generation}
+
+
+def settings_of(row: Row) -> dict:
+    """A finished row's settings; rows of versions that did not record their decoding settings among them
+    have them in their test results."""
+    if not row.settings:
+        return {}
+    return {"generation": row.test.get("generation"), **row.settings}
 
 
 def recorded_row_settings(folder: Path, planned: dict) -> dict | None:
     """The settings a row folder was made with: row.json's once tested, else its run's run.json; None if new."""
     if (folder / "row.json").exists():
-        return Row.load(folder / "row.json").settings or {}
+        return settings_of(Row.load(folder / "row.json"))
     record = read_record(folder)
-    return None if record is None else {**record["settings"], "test_samples": planned["test_samples"]}
+    return None if record is None else {**record["settings"], **{name: planned[name] for name in TEST_FIELDS}}
 
 
 def claim_rows(rows: list[tuple], overwrite: bool) -> None:
@@ -324,7 +338,7 @@ def claim_rows(rows: list[tuple], overwrite: bool) -> None:
     stale = {}
     for config, benchmark, row, arch, overrides in rows:
         train_config = row_config(config, benchmark, row, arch, overrides)
-        folder, planned = Path(train_config.output_dir), row_settings(config, train_config)
+        folder, planned = Path(train_config.output_dir), row_settings(config, task_of(config, benchmark), train_config)
         recorded = recorded_row_settings(folder, planned)
         if recorded == {}:
             stale[folder] = "its row.json records no settings (written by an older Lineage version)"
@@ -351,9 +365,10 @@ def claim_rows(rows: list[tuple], overwrite: bool) -> None:
 
 
 def continues(changed: dict, planned: dict) -> bool:
-    """Whether a row with these setting changes is its old run continued: only settings a run may resume
-    with changed (runs.MAY_CHANGE, unless the schedule reads them), and no budget shrank."""
-    if set(changed) & set(defining(planned)):
+    """Whether a row with these setting changes is its old run continued (and tested again): only settings
+    a run may resume with (runs.MAY_CHANGE, unless the schedule reads them) or how it is tested changed,
+    and no budget shrank."""
+    if set(changed) & (set(defining(planned)) - set(TEST_FIELDS)):
         return False
     budgets = [(old, new) for name, (old, new) in changed.items() if name in BUDGET_FIELDS]
     return all(old is not None and new is not None and new >= old for old, new in budgets)
@@ -392,7 +407,7 @@ def score_row(config: CompareConfig, task: TaskSpec, row: str, train_config: Tra
 
     model_config = {k: v for k, v in model.config.to_dict().items() if k in MODEL_CONFIG_KEYS}
     entry = Row(
-        settings=row_settings(config, train_config),
+        settings=row_settings(config, task, train_config),
         arch=train_config.arch,
         label=row_label(train_config.arch, model_config, train_config.embeddings),
         model_config=model_config,
@@ -455,10 +470,10 @@ def import_rows(config: CompareConfig, rows: list[tuple]) -> None:
         task_config, benchmark, row = row_args[:3]
         train_config = row_config(*row_args)
         name, row_dir = task_of(task_config, benchmark).name, Path(train_config.output_dir)
-        planned = row_settings(task_config, train_config)
+        planned = row_settings(task_config, task_of(task_config, benchmark), train_config)
         found = [(folder, other.tasks[name].models[row]) for folder, other in others
                  if name in other.tasks and row in other.tasks[name].models]
-        differ = [changes(theirs.settings or {}, planned, setting_defaults(train_config)) for _, theirs in found]
+        differ = [changes(settings_of(theirs), planned, setting_defaults(train_config)) for _, theirs in found]
         same = [entry for entry, changed in zip(found, differ) if not changed]
         if found and not same:
             raise ConfigError(f"--rows_from: {found[0][0]}'s {name}/{row} was made with other settings "
@@ -610,11 +625,12 @@ def seed_rows(config: CompareConfig, rows: list[tuple]) -> dict[tuple[str, str],
         for row_args in rows:
             task_config, benchmark, row = row_args[:3]
             train_config = row_config(*row_args)
-            entry = other.tasks.get(task_of(task_config, benchmark).name)
+            task = task_of(task_config, benchmark)
+            entry = other.tasks.get(task.name)
             theirs = entry.models.get(row) if entry else None
             if theirs is None:
                 continue
-            differ = changes(defining(theirs.settings or {}), defining(row_settings(task_config, train_config)),
+            differ = changes(defining(settings_of(theirs)), defining(row_settings(task_config, task, train_config)),
                              setting_defaults(train_config))
             if "seed" not in differ:
                 raise ConfigError(f"--seed_runs: {folder} trained {entry.task.name}/{row} with seed {train_config.seed}, "

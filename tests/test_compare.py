@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -16,6 +17,7 @@ from huggingface_hub import ModelCard
 from launch import finish, run_script, two_cpu_processes
 
 import pipelines.compare
+import pipelines.tasks
 from pipelines.compare import CompareConfig, compare
 from pipelines.errors import ConfigError
 from pipelines.presets import COMPARE_PRESETS
@@ -161,6 +163,22 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     monkeypatch.setattr(pipelines.compare, "train", train)
     compare(CompareConfig(name="d", rows_from=f"{other},{source}", **base))  # the first folder with the row as planned
     assert Results.load(tmp_path / "d" / "results.json").task(task).models["lstm"].trained_in == str(source)
+
+
+def test_rows_tested_with_other_decoding_settings_are_tested_again_without_training(tiny_run, tmp_path, monkeypatch):
+    """The task's decoding settings are part of a row: a row tested with other ones is not reused as it is
+    (here or through --rows_from) but tested again, and its model is not trained again."""
+    results, source = tiny_run
+    task = "multi30k-de-en"
+    shutil.copytree(source, tmp_path / "tiny")
+    monkeypatch.setattr(pipelines.tasks, "TRANSLATION_GENERATION", {**pipelines.tasks.TRANSLATION_GENERATION,
+                                                                    "num_beams": 1})
+    with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(generation: .*'num_beams': 5"):
+        compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="merged", rows="lstm", rows_from=str(source)))
+    retested = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path))).task(task).models
+    for row, old in results["tasks"][task]["models"].items():
+        assert old["test"]["generation"]["num_beams"] == 5 and retested[row].test["generation"]["num_beams"] == 1
+        assert retested[row].training["steps"] == old["training"]["steps"], row
 
 
 def test_the_report_says_which_models_learned_the_task(tiny_run):
