@@ -140,9 +140,10 @@ TRANSLATION_GENERATION = dict(num_beams=5, length_penalty=1.0, max_new_tokens=64
 # gained little (figures in that JSON).
 SUMMARIZATION_GENERATION = dict(num_beams=4, length_penalty=1.0, max_new_tokens=96, no_repeat_ngram_size=3)
 # SAMSum's summaries are one or two sentences, and the models end theirs too early (LSTM and
-# Transformer about half a reference's length, the RNN less). A minimum of 10 tokens, chosen on
-# validation by the mean ROUGE-L of the RNN, LSTM and Transformer (generation-sweep-samsum.json),
-# raised every model's ROUGE-1/2/L there; 15 and more lowered ROUGE-L.
+# Transformer at about half a reference's length, the RNN shorter still). A minimum of 10
+# tokens, chosen on validation by the mean ROUGE-L of the RNN, LSTM and Transformer
+# (docs/cpu-summarization/generation-sweep-samsum.json), raised every model's ROUGE-1/2/L
+# there; 15 and more lowered ROUGE-L.
 SAMSUM_GENERATION = dict(SUMMARIZATION_GENERATION, min_new_tokens=10)
 
 
