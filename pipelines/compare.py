@@ -651,18 +651,36 @@ def announce(rows: list[tuple]) -> float:
 
     todo = [(row, train_config) for row in rows
             if not (Path((train_config := row_config(*row)).output_dir) / "row.json").exists()]
-    seconds = 0.0
+    seconds, to_test = 0.0, 0
     for (config, benchmark, row, arch, overrides), train_config in todo:
         sources, _ = load_test_references(task_of(config, benchmark))
         sources = sources[: config.test_samples or len(sources)]
         estimate = estimate_row(train_config, load_tokenizer(train_config.tokenizer), sources)
+        left = budget_left(train_config)
+        training, evaluations = left * estimate.training, left * estimate.evaluations
+        to_test += left == 0
         logger.info("%s/%s: about %.1f min (training %.1f, evaluations %.1f, test %.1f)", benchmark, row,
-                    estimate.total / 60, estimate.training / 60, estimate.evaluations / 60, estimate.test / 60)
-        seconds += estimate.total
+                    (training + evaluations + estimate.test) / 60, training / 60, evaluations / 60, estimate.test / 60)
+        seconds += training + evaluations + estimate.test
+    to_train = len(todo) - to_test
+    tested = f", {to_test} to test again" if to_test else ""
     reused = f"; {len(rows) - len(todo)} finished earlier, reused" if len(todo) < len(rows) else ""
-    print(f"lineage compare: {len(todo)} model{'s' * (len(todo) != 1)} to train{reused}; estimated {seconds / 60:.1f} min on this "
-          f"machine (from a warm-up of a few steps and decodes per model)", flush=True)
+    print(f"lineage compare: {to_train} model{'s' * (to_train != 1)} to train{tested}{reused}; estimated "
+          f"{seconds / 60:.1f} min on this machine (from a warm-up of a few steps and decodes per model)", flush=True)
     return seconds
+
+
+def budget_left(train_config: TrainConfig) -> float:
+    """The share of a row's budget its run has still to train, from the progress of its last logged
+    evaluation (a run evaluates when its budget ends): 1 for a new run, 0 for one that only needs testing."""
+    logged = evaluations(Path(train_config.output_dir))
+    if not logged or not (train_config.budget_target_tokens or train_config.budget_minutes):
+        return 1.0
+    if train_config.budget_target_tokens:
+        done = logged[-1]["target_tokens"] / train_config.budget_target_tokens
+    else:
+        done = logged[-1]["train_seconds"] / (60 * train_config.budget_minutes)
+    return max(0.0, 1.0 - done)
 
 
 def write_outputs(run_dir: Path, results: Results) -> None:

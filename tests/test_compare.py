@@ -165,7 +165,8 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     assert Results.load(tmp_path / "d" / "results.json").task(task).models["lstm"].trained_in == str(source)
 
 
-def test_rows_tested_with_other_decoding_settings_are_tested_again_without_training(tiny_run, tmp_path, monkeypatch):
+def test_rows_tested_with_other_decoding_settings_are_tested_again_without_training(tiny_run, tmp_path, monkeypatch,
+                                                                                     capsys):
     """The task's decoding settings are part of a row: a row tested with other ones is not reused as it is
     (here or through --rows_from) but tested again, and its model is not trained again."""
     results, source = tiny_run
@@ -175,7 +176,9 @@ def test_rows_tested_with_other_decoding_settings_are_tested_again_without_train
                                                                     "num_beams": 1})
     with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(generation: .*'num_beams': 5"):
         compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="merged", rows="lstm", rows_from=str(source)))
+    capsys.readouterr()
     retested = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path))).task(task).models
+    assert "lineage compare: 0 models to train, 3 to test again; estimated " in capsys.readouterr().out
     for row, old in results["tasks"][task]["models"].items():
         assert old["test"]["generation"]["num_beams"] == 5 and retested[row].test["generation"]["num_beams"] == 1
         assert retested[row].training["steps"] == old["training"]["steps"], row
