@@ -469,8 +469,8 @@ def import_rows(config: CompareConfig, rows: list[tuple]) -> None:
     for row_args in rows:
         task_config, benchmark, row = row_args[:3]
         train_config = row_config(*row_args)
-        name, row_dir = task_of(task_config, benchmark).name, Path(train_config.output_dir)
-        planned = row_settings(task_config, task_of(task_config, benchmark), train_config)
+        task, row_dir = task_of(task_config, benchmark), Path(train_config.output_dir)
+        name, planned = task.name, row_settings(task_config, task, train_config)
         found = [(folder, other.tasks[name].models[row]) for folder, other in others
                  if name in other.tasks and row in other.tasks[name].models]
         differ = [changes(settings_of(theirs), planned, setting_defaults(train_config)) for _, theirs in found]
