@@ -144,8 +144,8 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
              f"Validation {score_name(summary.main_metric)}: greedy decoding on a validation sample during training.", ""]
     if entry.models:
         lines += comparison_table(entry) + [""]
-        lines += [f"Learned the task: {learning_bars_text(summary.kind)}. Below that, a model's scores measure "
-                  "frequent words rather than what it learned.", ""]
+        lines += [f"Learned the task: {learning_bars_text(summary.kind, bool(entry.baselines))}. Below that, a model's scores measure "
+                  "frequent words" + (" or less than extraction" if entry.baselines else "") + " rather than what it learned.", ""]
         lines += reused_note(entry)
         if summary.kind == "summarization":
             lines += [copying_note(entry), "", "Distinct outputs: the share of test outputs that no other output "

@@ -51,22 +51,30 @@ BASELINE_CHECKS = ("rouge1", "rouge2", "rougeL")
 LEARNING_BARS = {"translation": {"bleu": 15.0}, "summarization": {"rouge2": 5.0, "distinct_outputs": 0.8}}
 
 
-def unlearned(kind: str, test: dict) -> list[str]:
-    """The learning bars a model's test scores miss: ["ROUGE-2 3.1 < 5"], empty when it has learned the task."""
+def unlearned(kind: str, test: dict, baselines: dict | None = None) -> list[str]:
+    """The learning bars a model's test scores miss: ["ROUGE-2 3.1 < 5", "LEAD-3 scores more on every ROUGE"],
+    empty when it has learned the task. A baseline that learns nothing and beats the model on every score
+    it is checked on (`BASELINE_CHECKS`) means the model has learned less than extraction."""
     missed = []
     for metric, bar in LEARNING_BARS[kind].items():
         value = test.get(metric)
         if value is not None and value < bar:
             missed.append(f"distinct {percent(value)} < {percent(bar)}" if metric == "distinct_outputs"
                           else f"{score_name(metric)} {value:.1f} < {bar:g}")
+    for name, baseline in (baselines or {}).items():
+        if all(test.get(m) is not None and test[m] < baseline.test[m] for m in BASELINE_CHECKS):
+            missed.append(f"{name.upper()} scores more on every ROUGE")
     return missed
 
 
-def learning_bars_text(kind: str) -> str:
-    """The bars of `kind` in words: "test ROUGE-2 at least 5 and distinct outputs at least 80%"."""
-    return "test " + " and ".join(f"distinct outputs at least {percent(bar)}" if metric == "distinct_outputs"
-                                  else f"{score_name(metric)} at least {bar:g}"
-                                  for metric, bar in LEARNING_BARS[kind].items())
+def learning_bars_text(kind: str, baselines: bool = False) -> str:
+    """The bars of `kind` in words: "test ROUGE-2 at least 5 and distinct outputs at least 80%", and with
+    `baselines`, that no baseline beats the model on every ROUGE score."""
+    bars = [f"distinct outputs at least {percent(bar)}" if metric == "distinct_outputs"
+            else f"{score_name(metric)} at least {bar:g}" for metric, bar in LEARNING_BARS[kind].items()]
+    if baselines:
+        bars.append("no baseline above it on every ROUGE score")
+    return "test " + (" and ".join(bars) if len(bars) < 3 else ", ".join(bars[:-1]) + " and " + bars[-1])
 
 
 def comparison_table(entry: TaskEntry, mark: str | None = None, ranked: bool = False) -> list[str]:
@@ -110,7 +118,7 @@ def model_cells(key: str, model: Row, metrics: list[str], kind: str, baselines: 
         if baselines:
             shortfalls = below_baselines(test, baselines)
             cells.append("below " + "; ".join(shortfalls) if shortfalls else "beats both")
-    missed = unlearned(kind, test)
+    missed = unlearned(kind, test, baselines)
     cells.append("no: " + ", ".join(missed) if missed else "yes")
     return cells
 

@@ -187,7 +187,7 @@ def test_rows_tested_with_other_decoding_settings_are_tested_again_without_train
 def test_the_report_says_which_models_learned_the_task(tiny_run):
     """Each row's "learned the task" cell follows its test scores and the bars (BLEU 15; ROUGE-2 5 and
     80% distinct outputs): the tiny models, trained for seconds, have not learned translation."""
-    from pipelines.results import TaskEntry
+    from pipelines.results import Baseline, TaskEntry
     from pipelines.tables import LEARNING_BARS, comparison_table, unlearned
 
     results, run = tiny_run
@@ -201,6 +201,11 @@ def test_the_report_says_which_models_learned_the_task(tiny_run):
     assert comparison_table(TaskEntry.from_dict(learned))[-1].endswith("| yes |")
     assert unlearned("summarization", {"rouge2": 6.0, "distinct_outputs": 0.5}) == ["distinct 50% < 80%"]
     assert unlearned("summarization", {"rouge2": 4.94, "distinct_outputs": 0.8}) == ["ROUGE-2 4.9 < 5"]
+    # A baseline that learns nothing and scores more on every ROUGE than the model: it has not learned the task.
+    lead = Baseline(label="LEAD-3", test={"rouge1": 31.3, "rouge2": 8.7, "rougeL": 24.2})
+    below = {"rouge1": 27.0, "rouge2": 7.6, "rougeL": 22.3, "distinct_outputs": 1.0}
+    assert unlearned("summarization", below, {"lead-3": lead}) == ["LEAD-3 scores more on every ROUGE"]
+    assert unlearned("summarization", {**below, "rougeL": 24.9}, {"lead-3": lead}) == []
     assert set(LEARNING_BARS) == {"translation", "summarization"}
 
 
@@ -382,6 +387,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
     report = (tmp_path / "tiny" / "report.md").read_text()
     assert "*LEAD-3 (first 3 utterances), no training*" in report and "LONGEST-3" in report
     assert "Rows that copy from the source (pointer-generator): LSTM + luong-general attention + copy and coverage" in report
+    assert "and no baseline above it on every ROUGE score. Below that" in report
     for model in entry["models"].values():
         below = [m for m in ("rouge1", "rouge2", "rougeL") if model["test"][m] < lead[m]]
         line = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} |"))
