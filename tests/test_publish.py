@@ -20,7 +20,7 @@ from huggingface_hub.utils import filter_repo_objects
 import isolated  # tests/isolated.py
 from pipelines.hub import publish as publishing
 from pipelines.hub.cards import model_card, write_card
-from pipelines.hub.publish import OFFLINE_MESSAGE, PublishError, files_to_publish, publish, run_card
+from pipelines.hub.publish import PublishError, files_to_publish, publish, run_card
 from pipelines.results import Results
 
 HERE = Path(__file__).resolve().parent
