@@ -69,6 +69,27 @@ def leaders(entry: TaskEntry) -> list[str]:
     return budget_leaders(milestone_counts(entry), found, score_name(entry.task.main_metric))
 
 
+def baseline_crossings(entry: TaskEntry) -> list[str]:
+    """Per model, the milestone from which its test main metric (mean over seeds) stays above each
+    baseline that learns nothing (Markdown bullets; none for a task without baselines)."""
+    main, counts, lines = entry.task.main_metric, milestone_counts(entry), []
+    for label, (scores, _) in series(entry).items():
+        reached = [(count, s["mean"]) for count, s in zip(counts, scores) if s is not None]
+        parts = []
+        for baseline in entry.baselines.values():
+            value, name = baseline.test[main], baseline.label.split(" (")[0]
+            above = None
+            for count, mean in reversed(reached):
+                if mean <= value:
+                    break
+                above = count
+            parts.append(f"above {name} ({value:.2f}) from {tokens_text(above)} on" if above
+                         else f"below {name} ({value:.2f}) at {tokens_text(reached[-1][0])}")
+        if reached and parts:
+            lines.append(f"- {label}: " + "; ".join(parts))
+    return lines
+
+
 def band_line(axis, x: list, scores: list[dict | None], label: str) -> None:
     """The mean over seeds against `x` (points where a score is None are left out) and, where seeds
     differ, their range as a band."""

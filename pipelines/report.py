@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .curves import curves_figure, leaders, milestone_counts, milestone_table, seeds_note  # noqa: E402
+from .curves import baseline_crossings, curves_figure, leaders, milestone_counts, milestone_table, seeds_note  # noqa: E402
 from .files import write_bytes, write_text  # noqa: E402
 from .results import Results, TaskEntry  # noqa: E402
 from .tables import budget_text, comparison_table, learning_bars_text, settings_table  # noqa: E402
@@ -165,7 +165,11 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
                       "validation, at each milestone: the score a run with that target-token budget would "
                       "report (its schedule does not depend on the budget).", ""]
             lines += milestone_table(entry) + [""] + ([seeds_note(entry), ""] if seeds_note(entry) else [])
-            lines += leaders(entry) + ["", f"![budget curves]({plots[-1]})", ""]
+            lines += leaders(entry) + [""]
+            if crossings := baseline_crossings(entry):
+                lines += [f"Against the baselines that learn nothing (test {score_name(summary.main_metric)}, "
+                          "milestones in target tokens):", ""] + crossings + [""]
+            lines += [f"![budget curves]({plots[-1]})", ""]
         if validation := plot_validation(entry, run_dir, task):
             plots.append(validation)
             lines += [f"![validation curves]({validation})", ""]

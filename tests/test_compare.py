@@ -372,6 +372,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
     from pipelines.baselines import extract
     from pipelines.data import load_test_references
     from pipelines.evaluation import score
+    from pipelines.tables import tokens_text
     from pipelines.tasks import get_task
 
     config = CompareConfig(preset="tiny", tasks="dialogsum", archs="lstm,transformer",
@@ -393,6 +394,16 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
         line = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} |"))
         assert ("below LEAD-3 on" in line) == bool(below), line
         assert 0 <= model["test"]["distinct_outputs"] <= 1
+        # The budget section says from which milestone on the model stays above each baseline's ROUGE-L.
+        counts = [m["milestone"] for m in model["milestones"]]
+        scores = [m["best_test"]["rougeL"] for m in model["milestones"]]
+        crossing = next(line for line in report.splitlines() if line.startswith(f"- {model['label']}: "))
+        for name, baseline in (("LEAD-3", entry["baselines"]["lead-3"]), ("LONGEST-3", entry["baselines"]["longest-3"])):
+            value = baseline["test"]["rougeL"]
+            stays = [c for i, c in enumerate(counts) if all(v > value for v in scores[i:])]
+            expected = (f"above {name} ({value:.2f}) from {tokens_text(stays[0])} on" if stays
+                        else f"below {name} ({value:.2f}) at {tokens_text(counts[-1])}")
+            assert expected in crossing, crossing
 
 
 def test_a_larger_budget_continues_each_row_and_a_smaller_one_is_refused(tmp_path):
