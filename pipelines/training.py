@@ -696,7 +696,7 @@ def evaluate_and_save(run: Run) -> None:
     config, state = run.config, run.state
     if state.stop_reason:
         agree_on_time(run)  # the summary and the last checkpoint carry the time every rank agrees on
-    if (state.step % config.eval_every == 0 or state.stop_reason) and run.evaluated_step != state.step:
+    if evaluation_due(run) and run.evaluated_step != state.step:
         evaluate(run)  # may stop the run early
     if state.step % config.save_every == 0 or state.stop_reason:
         save_checkpoint(run.accelerator, run.out / "checkpoints", state.step, config.keep_checkpoints)
@@ -706,32 +706,43 @@ def keep_milestones(run: Run, tokens_before: int) -> None:
     """At every milestone this step crossed, keep what a run with that target-token budget would end with.
 
     That run would stop at this step and evaluate here, so the milestone evaluates (once per step) and then
-    keeps, in milestones/<tokens>/, the current model (`model/`), the best so far by validation (`best/`) and
-    milestone.json (step, target tokens, training seconds, best step). The schedules a milestone allows
-    do not depend on the total budget; the extra evaluations may pick a best model the run without
-    milestones would not have seen.
+    keeps, in milestones/<tokens>/, the current model (`model/`), the better by validation of the best so
+    far and the current model (`best/`), and milestone.json (step, target tokens, training seconds, best
+    step). An evaluation made only for a milestone does not enter the run's own choice of best model:
+    runs of larger budgets do not evaluate there, so every later milestone, and the run's end, picks its
+    best model from the evaluations a run of that budget makes. The schedules a milestone allows do not
+    depend on the total budget.
     """
     crossed = [m for m in run.milestones if tokens_before < m <= run.state.target_tokens]
     if not crossed:
         return
     agree_on_time(run)
-    if run.evaluated_step != run.state.step:
-        evaluate(run)
+    state = run.state
+    best_step, best_metric = state.best_step, state.best_metric
+    if evaluation_due(run):
+        if run.evaluated_step != state.step:
+            evaluate(run)
+        best_step, best_metric = state.best_step, state.best_metric
+    else:
+        metric = evaluate(run, scheduled=False)[run.task.main_metric]
+        if best_metric is None or metric > best_metric:
+            best_step, best_metric = state.step, metric
     if run.accelerator.is_main_process:
         for tokens in crossed:
-            write_milestone(run, run.out / MILESTONES / str(tokens), tokens)
+            write_milestone(run, run.out / MILESTONES / str(tokens), tokens, best_step, best_metric)
     run.accelerator.wait_for_everyone()
 
 
-def write_milestone(run: Run, folder: Path, tokens: int) -> None:
+def write_milestone(run: Run, folder: Path, tokens: int, best_step: int, best_metric: float) -> None:
+    """milestones/<tokens>/: model/ (the current model), best/ (the model of `best_step`) and milestone.json."""
     staging = staging_path(folder, per_process=False)
     shutil.rmtree(staging, ignore_errors=True)
     save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
-    shutil.copytree(run.out / "best", staging / "best")
+    shutil.copytree(staging / "model" if best_step == run.state.step else run.out / "best", staging / "best")
     state = run.state
     write_json(staging / "milestone.json", {
         "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
-        "train_seconds": state.train_seconds, "best_step": state.best_step, "best_metric": state.best_metric,
+        "train_seconds": state.train_seconds, "best_step": best_step, "best_metric": best_metric,
     })
     replace_folder(staging, folder)
 
@@ -780,25 +791,32 @@ def current_validation_loss(run: Run) -> float:
     return run.validation_losses[run.state.step]
 
 
-def evaluate(run: Run) -> dict:
-    """Validation loss and metric; keeps the best model, counts evaluations without improvement, logs the record."""
+def evaluation_due(run: Run) -> bool:
+    """Whether this step makes one of the run's own evaluations: every eval_every steps, and at the stop."""
+    return run.state.step % run.config.eval_every == 0 or bool(run.state.stop_reason)
+
+
+def evaluate(run: Run, scheduled: bool = True) -> dict:
+    """Validation loss and metric, logged. One of the run's own evaluations (`scheduled`) keeps the best model
+    and counts evaluations without improvement; one made only for a milestone changes neither."""
     state, accelerator = run.state, run.accelerator
     record = {"val_loss": current_validation_loss(run)}
     record.update(validation_metric(run.model, run.tokenizer, run.task, run.sample_sources, run.sample_references,
                                     accelerator))
     metric = record[run.task.main_metric]
-    improved = state.best_metric is None or metric > state.best_metric
+    improved = scheduled and (state.best_metric is None or metric > state.best_metric)
     if improved:
         state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
         if accelerator.is_main_process:
             save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
-    else:
+    elif scheduled:
         state.evaluations_without_improvement += 1
     run.log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
-                  best=improved, **record)
-    if run.config.patience and state.evaluations_without_improvement >= run.config.patience:
-        state.stop_reason = "early stopping"
-    run.evaluated_step = state.step
+                  best=improved, **({} if scheduled else {"milestone_only": True}), **record)
+    if scheduled:
+        if run.config.patience and state.evaluations_without_improvement >= run.config.patience:
+            state.stop_reason = "early stopping"
+        run.evaluated_step = state.step
     accelerator.wait_for_everyone()
     return record
 

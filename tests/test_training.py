@@ -312,20 +312,31 @@ def test_plateau_schedule_does_not_depend_on_how_often_the_run_is_evaluated(tmp_
 
 
 def test_a_milestone_keeps_the_models_a_run_with_that_budget_ends_with(tmp_path):
-    common = dict(arch="lstm", eval_every=7, save_every=50, schedule="inverse_sqrt", warmup_steps=5)
+    """Each milestone of a 6k-token run keeps the model and the best model a run of that budget ends with,
+    and the run itself ends with the best model of a run without milestones: the evaluations made only
+    for a milestone (between the evaluations every 4 steps) do not enter later choices of best model. With
+    this seed the 4000-token milestone's own evaluation (step 10) scores above every evaluation up to the
+    4800-token milestone (step 12), whose best model must still be the one of step 8."""
+    common = dict(arch="lstm", eval_every=4, save_every=50, schedule="inverse_sqrt", warmup_steps=5, learning_rate=0.1)
     long = train(parse_config(TrainConfig, tiny_flags(tmp_path / "long", budget_target_tokens=6000,
-                                                      milestones="2k,4000", **common)))
-    short = train(parse_config(TrainConfig, tiny_flags(tmp_path / "short", budget_target_tokens=2000, **common)))
-    kept = json.loads((tmp_path / "long" / "milestones" / "2000" / "milestone.json").read_text())
-    assert kept["step"] == short["steps"] and kept["target_tokens"] == short["target_tokens"] >= 2000
-    assert kept["best_step"] == short["best_step"] and long["steps"] > kept["step"]
-    for name in ("model", "best"):
-        expected = load_file(str(tmp_path / "short" / "best" / "model.safetensors")) if name == "best" else \
-            final_weights(tmp_path / "short")
-        found = load_file(str(tmp_path / "long" / "milestones" / "2000" / name / "model.safetensors"))
-        assert expected.keys() == found.keys()
-        assert all(torch.equal(expected[key], found[key]) for key in expected), name
-    assert (tmp_path / "long" / "milestones" / "4000" / "milestone.json").exists()
+                                                      milestones="2k,4000,4800", **common)))
+    assert any(e.get("milestone_only") for e in read_log(tmp_path / "long", "eval"))
+    for budget, kept in [(b, tmp_path / "long" / "milestones" / str(b)) for b in (2000, 4000, 4800)] + [(6000, None)]:
+        alone = train(parse_config(TrainConfig, tiny_flags(tmp_path / f"alone-{budget}", budget_target_tokens=budget,
+                                                           **common)))
+        if kept is None:  # the run's own end
+            assert (long["steps"], long["best_step"]) == (alone["steps"], alone["best_step"])
+            pairs = [(tmp_path / "long" / "best", tmp_path / f"alone-{budget}" / "best")]
+        else:
+            record = json.loads((kept / "milestone.json").read_text())
+            assert (record["step"], record["target_tokens"]) == (alone["steps"], alone["target_tokens"]), budget
+            assert (record["best_step"], record["best_metric"]) == (alone["best_step"], alone["best_metric"]), budget
+            pairs = [(kept / "best", tmp_path / f"alone-{budget}" / "best"), (kept / "model", None)]
+        for found, expected in pairs:
+            expected = load_file(str(expected / "model.safetensors")) if expected else final_weights(tmp_path / f"alone-{budget}")
+            found = load_file(str(found / "model.safetensors"))
+            assert expected.keys() == found.keys()
+            assert all(torch.equal(expected[key], found[key]) for key in expected), (budget, found)
 
 
 @pytest.mark.parametrize("milestones, message", [
