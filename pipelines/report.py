@@ -163,7 +163,8 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
             lines += ["### Quality against training budget", "",
                       f"Test {score_name(summary.main_metric)} of each model's best checkpoint so far, by "
                       "validation, at each milestone: the score a run with that target-token budget would "
-                      "report (its schedule does not depend on the budget).", ""]
+                      "report. Its schedule does not depend on the budget, and the evaluations made only for "
+                      "a milestone do not enter the choice of best model at later milestones.", ""]
             lines += milestone_table(entry) + [""] + ([seeds_note(entry), ""] if seeds_note(entry) else [])
             lines += leaders(entry) + [""]
             if crossings := baseline_crossings(entry):
