@@ -53,14 +53,32 @@ def seeds_note(entry: TaskEntry) -> str | None:
 
 
 def milestone_table(entry: TaskEntry) -> list[str]:
-    """Test main metric at each milestone, one row per model (Markdown lines)."""
+    """Test main metric at each milestone, one row per model (Markdown lines); for summarization with the
+    share of distinct outputs (mean over seeds), which tells a model that writes one summary for every
+    dialogue from one that has learned the task."""
     counts = milestone_counts(entry)
     lines = ["| model | " + " | ".join(tokens_text(c) for c in counts) + " |", "|---|" + "---|" * len(counts)]
-    for label, (scores, _) in series(entry).items():
+    distinct = distinct_shares(entry) if entry.task.kind == "summarization" else {}
+    for key, (label, (scores, _)) in zip(entry.models, series(entry).items()):
         cells = [MISSING if s is None else f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
                  for s in scores]
+        if key in distinct:
+            cells = [cell if share is None else f"{cell} ({100 * share:.0f}% distinct)"
+                     for cell, share in zip(cells, distinct[key])]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
+
+
+def distinct_shares(entry: TaskEntry) -> dict[str, list[float | None]]:
+    """Per row key, at each milestone, the mean over seeds of the best model's share of distinct test outputs."""
+    found = {}
+    for key in entry.models:
+        found[key] = []
+        for count in milestone_counts(entry):
+            shares = [m.best_test["distinct_outputs"] for run in seed_runs(entry, key) for m in run.milestones
+                      if m.milestone == count and "distinct_outputs" in m.best_test]
+            found[key].append(statistics.fmean(shares) if shares else None)
+    return found
 
 
 def leaders(entry: TaskEntry) -> list[str]:

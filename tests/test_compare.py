@@ -397,6 +397,8 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
         # The budget section says from which milestone on the model stays above each baseline's ROUGE-L.
         counts = [m["milestone"] for m in model["milestones"]]
         scores = [m["best_test"]["rougeL"] for m in model["milestones"]]
+        row = next(line for line in report.splitlines() if line.startswith(f"| {model['label']} | ") and "distinct)" in line)
+        assert f"{scores[0]:.2f} ({100 * model['milestones'][0]['best_test']['distinct_outputs']:.0f}% distinct)" in row
         crossing = next(line for line in report.splitlines() if line.startswith(f"- {model['label']}: "))
         for name, baseline in (("LEAD-3", entry["baselines"]["lead-3"]), ("LONGEST-3", entry["baselines"]["longest-3"])):
             value = baseline["test"]["rougeL"]
