@@ -34,13 +34,19 @@ def milestone_counts(entry: TaskEntry) -> list[int]:
 def series(entry: TaskEntry) -> dict[str, tuple[list[dict | None], list[float | None]]]:
     """Per model label: at each milestone, the summary over seeds of the test main metric (None: no seed
     reached it) and the mean training seconds it took."""
-    main, counts, found = entry.task.main_metric, milestone_counts(entry), {}
+    main, found = entry.task.main_metric, {}
     for key, model in entry.models.items():
-        reached = [[m for run in seed_runs(entry, key) for m in run.milestones
-                    if m.milestone == count and main in m.best_test] for count in counts]
-        found[model.label] = ([summary([m.best_test[main] for m in ms]) if ms else None for ms in reached],
-                              [statistics.fmean(m.train_seconds for m in ms) if ms else None for ms in reached])
+        tested = reached(entry, key)
+        found[model.label] = ([summary([m.best_test[main] for m in ms]) if ms else None for ms in tested],
+                              [statistics.fmean(m.train_seconds for m in ms) if ms else None for ms in tested])
     return found
+
+
+def reached(entry: TaskEntry, key: str) -> list[list]:
+    """Per milestone of the task (`milestone_counts`), the milestones of row `key`'s seed runs scored there."""
+    main = entry.task.main_metric
+    return [[m for run in seed_runs(entry, key) for m in run.milestones if m.milestone == count and main in m.best_test]
+            for count in milestone_counts(entry)]
 
 
 def seeds_note(entry: TaskEntry) -> str | None:
@@ -59,25 +65,23 @@ def milestone_table(entry: TaskEntry) -> list[str]:
     counts = milestone_counts(entry)
     lines = ["| model | " + " | ".join(tokens_text(c) for c in counts) + " |", "|---|" + "---|" * len(counts)]
     distinct = distinct_shares(entry) if entry.task.kind == "summarization" else {}
-    for key, (label, (scores, _)) in zip(entry.models, series(entry).items()):
+    for label, (scores, _) in series(entry).items():
         cells = [MISSING if s is None else f"{s['mean']:.2f}" + (f" ± {s['std']:.2f}" if s["n"] > 1 else "")
                  for s in scores]
-        if key in distinct:
+        if label in distinct:
             cells = [cell if share is None else f"{cell} ({100 * share:.0f}% distinct)"
-                     for cell, share in zip(cells, distinct[key])]
+                     for cell, share in zip(cells, distinct[label])]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
 def distinct_shares(entry: TaskEntry) -> dict[str, list[float | None]]:
-    """Per row key, at each milestone, the mean over seeds of the best model's share of distinct test outputs."""
+    """Per model label, at each milestone, the mean over seeds of the best model's share of distinct test outputs."""
     found = {}
-    for key in entry.models:
-        found[key] = []
-        for count in milestone_counts(entry):
-            shares = [m.best_test["distinct_outputs"] for run in seed_runs(entry, key) for m in run.milestones
-                      if m.milestone == count and "distinct_outputs" in m.best_test]
-            found[key].append(statistics.fmean(shares) if shares else None)
+    for key, model in entry.models.items():
+        shares = [[m.best_test["distinct_outputs"] for m in ms if "distinct_outputs" in m.best_test]
+                  for ms in reached(entry, key)]
+        found[model.label] = [statistics.fmean(values) if values else None for values in shares]
     return found
 
 
@@ -92,19 +96,20 @@ def baseline_crossings(entry: TaskEntry) -> list[str]:
     baseline that learns nothing (Markdown bullets; none for a task without baselines)."""
     main, counts, lines = entry.task.main_metric, milestone_counts(entry), []
     for label, (scores, _) in series(entry).items():
-        reached = [(count, s["mean"]) for count, s in zip(counts, scores) if s is not None]
+        scored = [(count, s["mean"]) for count, s in zip(counts, scores) if s is not None]
+        if not scored or not entry.baselines:  # a row without milestone scores says nothing here
+            continue
         parts = []
         for baseline in entry.baselines.values():
             value, name = baseline.test[main], baseline.label.split(" (")[0]
             above = None
-            for count, mean in reversed(reached):
+            for count, mean in reversed(scored):
                 if mean <= value:
                     break
                 above = count
             parts.append(f"above {name} ({value:.2f}) from {tokens_text(above)} on" if above
-                         else f"below {name} ({value:.2f}) at {tokens_text(reached[-1][0])}")
-        if reached and parts:
-            lines.append(f"- {label}: " + "; ".join(parts))
+                         else f"below {name} ({value:.2f}) at {tokens_text(scored[-1][0])}")
+        lines.append(f"- {label}: " + "; ".join(parts))
     return lines
 
 

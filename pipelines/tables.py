@@ -62,7 +62,7 @@ def unlearned(kind: str, test: dict, baselines: dict | None = None) -> list[str]
             missed.append(f"distinct {percent(value)} < {percent(bar)}" if metric == "distinct_outputs"
                           else f"{score_name(metric)} {value:.1f} < {bar:g}")
     for name, baseline in (baselines or {}).items():
-        if all(test.get(m) is not None and test[m] < baseline.test[m] for m in BASELINE_CHECKS):
+        if len(scores_below(test, baseline)) == len(BASELINE_CHECKS):
             missed.append(f"{name.upper()} scores more on every ROUGE")
     return missed
 
@@ -127,10 +127,14 @@ def below_baselines(test: dict, baselines: dict) -> list[str]:
     """Where a trained row scores below a baseline: ["LEAD-3 on ROUGE-2", ...]."""
     shortfalls = []
     for name, baseline in baselines.items():
-        metrics = [score_name(m) for m in BASELINE_CHECKS if test[m] < baseline.test[m]]
-        if metrics:
-            shortfalls.append(f"{name.upper()} on {', '.join(metrics)}")
+        if metrics := scores_below(test, baseline):
+            shortfalls.append(f"{name.upper()} on {', '.join(score_name(m) for m in metrics)}")
     return shortfalls
+
+
+def scores_below(test: dict, baseline) -> list[str]:
+    """The scores of `BASELINE_CHECKS` on which a trained row's test falls below `baseline`'s."""
+    return [m for m in BASELINE_CHECKS if test[m] < baseline.test[m]]
 
 
 def percent(share: float | None) -> str:

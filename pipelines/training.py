@@ -718,15 +718,13 @@ def keep_milestones(run: Run, tokens_before: int) -> None:
         return
     agree_on_time(run)
     state = run.state
-    best_step, best_metric = state.best_step, state.best_metric
     if evaluation_due(run):
         if run.evaluated_step != state.step:
             evaluate(run)
         best_step, best_metric = state.best_step, state.best_metric
     else:
         metric = evaluate(run, scheduled=False)[run.task.main_metric]
-        if best_metric is None or metric > best_metric:
-            best_step, best_metric = state.step, metric
+        best_step, best_metric = (state.step, metric) if beats_best(state, metric) else (state.best_step, state.best_metric)
     if run.accelerator.is_main_process:
         for tokens in crossed:
             write_milestone(run, run.out / MILESTONES / str(tokens), tokens, best_step, best_metric)
@@ -796,6 +794,11 @@ def evaluation_due(run: Run) -> bool:
     return run.state.step % run.config.eval_every == 0 or bool(run.state.stop_reason)
 
 
+def beats_best(state: TrainState, metric: float) -> bool:
+    """Whether a validation `metric` improves on the run's best so far (any metric does before the first)."""
+    return state.best_metric is None or metric > state.best_metric
+
+
 def evaluate(run: Run, scheduled: bool = True) -> dict:
     """Validation loss and metric, logged. One of the run's own evaluations (`scheduled`) keeps the best model
     and counts evaluations without improvement; one made only for a milestone changes neither."""
@@ -804,7 +807,7 @@ def evaluate(run: Run, scheduled: bool = True) -> dict:
     record.update(validation_metric(run.model, run.tokenizer, run.task, run.sample_sources, run.sample_references,
                                     accelerator))
     metric = record[run.task.main_metric]
-    improved = scheduled and (state.best_metric is None or metric > state.best_metric)
+    improved = scheduled and beats_best(state, metric)
     if improved:
         state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
         if accelerator.is_main_process:

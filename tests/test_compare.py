@@ -406,6 +406,13 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
             expected = (f"above {name} ({value:.2f}) from {tokens_text(stays[0])} on" if stays
                         else f"below {name} ({value:.2f}) at {tokens_text(counts[-1])}")
             assert expected in crossing, crossing
+    # A row without milestone scores (from a run made without --milestones) gets no line, and the others keep theirs.
+    from pipelines.curves import baseline_crossings
+    from pipelines.results import TaskEntry
+    lstm = entry["models"]["lstm"]
+    unscored = TaskEntry.from_dict({**entry, "models": {**entry["models"], "lstm": {**lstm, "milestones": []}}})
+    lines = baseline_crossings(unscored)
+    assert len(lines) == len(entry["models"]) - 1 and not any(line.startswith(f"- {lstm['label']}: ") for line in lines)
 
 
 def test_a_larger_budget_continues_each_row_and_a_smaller_one_is_refused(tmp_path):
