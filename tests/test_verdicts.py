@@ -56,6 +56,27 @@ def test_quality_verdict_follows_the_numbers():
     assert "does not hold up better on summarization" in text
 
 
+def test_budget_verdicts_say_who_leads_and_where_the_curves_cross():
+    """The order at each budget, and each crossing named with the budgets it lies between; a pair with a
+    budget missing is compared across the gap."""
+    budgets = [250_000, 500_000, 1_000_000, 2_000_000]
+    series = {"RNN": [summary([12.0]), summary([15.0]), summary([18.0]), summary([20.0])],
+              "LSTM": [summary([16.0]), summary([23.0]), summary([29.8]), summary([33.4])],
+              "Transformer": [summary([10.0]), summary([22.0]), None, summary([34.8])]}
+    lines = stats.budget_leaders(budgets, series, "BLEU")
+    assert lines[0] == "- at 250k target tokens: LSTM 16.00 leads RNN 12.00 by 4.00 BLEU"
+    assert lines[3] == ("- at 2M target tokens: Transformer 34.80 leads LSTM 33.40 by 1.40 BLEU; "
+                        "the lead changes: LSTM led before")
+    assert lines[4:] == [
+        "- Transformer passes RNN between 250k and 500k target tokens (BLEU 10.00 against 12.00 at 250k, "
+        "22.00 against 15.00 at 500k)",
+        "- Transformer passes LSTM between 500k and 2M target tokens (BLEU 22.00 against 23.00 at 500k, "
+        "34.80 against 33.40 at 2M)"]
+    ordered = {"LSTM": series["LSTM"], "RNN": series["RNN"]}
+    assert stats.curve_crossings(budgets, ordered, "BLEU") == [
+        "- no two curves cross: the models keep one order at every budget both were measured at"]
+
+
 def parallelism(transformer_long: float) -> dict:
     return {"lengths": [16, 128], "device": "cpu, 2 threads",
             "training": {"rnn-luong-general": {"16": 5000.0, "128": 3000.0}, "lstm-none": {"16": 6000.0, "128": 5400.0},

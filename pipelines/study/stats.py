@@ -67,8 +67,8 @@ def percent(x: float) -> str:
 
 def budget_leaders(budgets: list[int], series: dict[str, list[dict | None]], metric: str,
                    noise: float | None = None) -> list[str]:
-    """Who leads at each training budget, by how much and (where seeds give a spread) how surely, and
-    where the lead changes: Markdown bullets.
+    """Who leads at each training budget, by how much and (where seeds give a spread) how surely, where
+    the lead changes, and then where any two curves cross (`curve_crossings`): Markdown bullets.
 
     `series` maps a label to one `summary` (or None: not measured) per budget of `budgets` (target tokens).
     """
@@ -84,4 +84,24 @@ def budget_leaders(budgets: list[int], series: dict[str, list[dict | None]], met
         lines.append(f"- at {tokens_text(budget)} target tokens: {first} {scored[first]['mean']:.2f} leads {second} "
                      f"{scored[second]['mean']:.2f} by {d['difference']:.2f} {metric}{sure}{change}")
         previous = first
-    return lines
+    return lines + curve_crossings(budgets, series, metric) if lines else lines
+
+
+def curve_crossings(budgets: list[int], series: dict[str, list[dict | None]], metric: str) -> list[str]:
+    """Where two models' curves cross: for each pair, every pair of consecutive budgets that both were
+    measured at between which the order of their means flips (Markdown bullets; one bullet saying so
+    when no two curves cross). `series` is as for `budget_leaders`."""
+    lines, labels = [], list(series)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            both = [(budget, series[a][k]["mean"], series[b][k]["mean"]) for k, budget in enumerate(budgets)
+                    if series[a][k] is not None and series[b][k] is not None]
+            for (before, a0, b0), (after, a1, b1) in zip(both, both[1:]):
+                if (a0 - b0) * (a1 - b1) < 0:
+                    passer, passed = (a, b) if a1 > b1 else (b, a)
+                    ahead = {a: (a0, a1), b: (b0, b1)}
+                    lines.append(f"- {passer} passes {passed} between {tokens_text(before)} and {tokens_text(after)} "
+                                 f"target tokens ({metric} {ahead[passer][0]:.2f} against {ahead[passed][0]:.2f} at "
+                                 f"{tokens_text(before)}, {ahead[passer][1]:.2f} against {ahead[passed][1]:.2f} at "
+                                 f"{tokens_text(after)})")
+    return lines or ["- no two curves cross: the models keep one order at every budget both were measured at"]
