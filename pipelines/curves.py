@@ -11,6 +11,7 @@ each point is then the mean over the seeds that reached it, with the seeds' rang
 import statistics
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
@@ -126,6 +127,19 @@ def band_line(axis, x: list, scores: list[dict | None], label: str) -> None:
                           color=line.get_color(), alpha=0.2, linewidth=0)
 
 
+def log_axis(axis, label: str, ticks: list[int] | None = None) -> None:
+    """A log x axis labelled at `ticks` (budgets in target tokens, written as in the tables) or, without them,
+    at plain numbers; no minor labels, which overlap on a span of less than two decades."""
+    axis.set_xscale("log")
+    axis.set_xlabel(label)
+    if ticks:
+        axis.set_xticks(ticks, [tokens_text(t) for t in ticks])
+    else:
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axis.grid(alpha=0.3, which="both")
+
+
 def curves_figure(entry: TaskEntry, task: str):
     """Test main metric against target tokens and against training minutes (log x), one line per model
     (with the seeds' band), the baselines as dashed lines."""
@@ -139,11 +153,10 @@ def curves_figure(entry: TaskEntry, task: str):
             axis.axhline(baseline.test[main], linestyle="--", color="grey", linewidth=1)
         by_tokens.annotate(baseline.label.split(" (")[0], (0.01, baseline.test[main]), xycoords=("axes fraction", "data"),
                            fontsize=7, color="grey", va="bottom")
-    for axis, label in ((by_tokens, "training target tokens"), (by_time, "training time (minutes)")):
-        axis.set_xscale("log")
-        axis.set_xlabel(label)
+    log_axis(by_tokens, "training target tokens", counts)
+    log_axis(by_time, "training time (minutes)")
+    for axis in (by_tokens, by_time):
         axis.set_ylabel(f"test {score_name(main)}")
-        axis.grid(alpha=0.3, which="both")
     by_tokens.legend(fontsize=8)
     figure.suptitle(f"{task}: test {score_name(main)} against training budget (best model so far by validation)")
     return figure

@@ -2,7 +2,7 @@
 (`Grid.scores_by_budget`), so a section shows, beside its full-budget answer, who leads at each
 smaller budget. A series is one `stats.summary` (or None: not measured) per budget."""
 
-from ..curves import band_line
+from ..curves import band_line, log_axis
 from ..report import plt
 from ..tables import markdown_table, tokens_text
 
@@ -20,10 +20,8 @@ def draw(axis, budgets: list[int], series: dict[str, list[dict | None]], metric:
     """One line per series (the mean over seeds) and its seeds' range as a band, against budget (log x)."""
     for name, points in series.items():
         band_line(axis, budgets, points, name)
-    axis.set_xscale("log")
-    axis.set_xlabel("training target tokens")
+    log_axis(axis, "training target tokens", budgets)
     axis.set_ylabel(f"test {metric}")
-    axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=7)
 
 
