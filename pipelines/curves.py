@@ -129,12 +129,13 @@ def band_line(axis, x: list, scores: list[dict | None], label: str) -> None:
 
 def log_axis(axis, label: str, ticks: list[int] | None = None) -> None:
     """A log x axis labelled at `ticks` (budgets in target tokens, written as in the tables) or, without them,
-    at plain numbers; no minor labels, which overlap on a span of less than two decades."""
+    at 1, 2 and 5 times each power of ten; no minor labels, which overlap on a span of less than two decades."""
     axis.set_xscale("log")
     axis.set_xlabel(label)
     if ticks:
         axis.set_xticks(ticks, [tokens_text(t) for t in ticks])
     else:
+        axis.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
         axis.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axis.grid(alpha=0.3, which="both")
