@@ -84,7 +84,7 @@ def budget_leaders(budgets: list[int], series: dict[str, list[dict | None]], met
         lines.append(f"- at {tokens_text(budget)} target tokens: {first} {scored[first]['mean']:.2f} leads {second} "
                      f"{scored[second]['mean']:.2f} by {d['difference']:.2f} {metric}{sure}{change}")
         previous = first
-    return lines + curve_crossings(budgets, series, metric) if lines else lines
+    return (lines + curve_crossings(budgets, series, metric)) if lines else lines
 
 
 def curve_crossings(budgets: list[int], series: dict[str, list[dict | None]], metric: str) -> list[str]:
@@ -98,10 +98,9 @@ def curve_crossings(budgets: list[int], series: dict[str, list[dict | None]], me
                     if series[a][k] is not None and series[b][k] is not None]
             for (before, a0, b0), (after, a1, b1) in zip(both, both[1:]):
                 if (a0 - b0) * (a1 - b1) < 0:
-                    passer, passed = (a, b) if a1 > b1 else (b, a)
-                    ahead = {a: (a0, a1), b: (b0, b1)}
-                    lines.append(f"- {passer} passes {passed} between {tokens_text(before)} and {tokens_text(after)} "
-                                 f"target tokens ({metric} {ahead[passer][0]:.2f} against {ahead[passed][0]:.2f} at "
-                                 f"{tokens_text(before)}, {ahead[passer][1]:.2f} against {ahead[passed][1]:.2f} at "
-                                 f"{tokens_text(after)})")
+                    # p passes q: p0, q0 before the crossing, p1, q1 after it.
+                    p, q, p0, q0, p1, q1 = (a, b, a0, b0, a1, b1) if a1 > b1 else (b, a, b0, a0, b1, a1)
+                    start, end = tokens_text(before), tokens_text(after)
+                    lines.append(f"- {p} passes {q} between {start} and {end} target tokens ({metric} {p0:.2f} "
+                                 f"against {q0:.2f} at {start}, {p1:.2f} against {q1:.2f} at {end})")
     return lines or ["- no two curves cross: the models keep one order at every budget both were measured at"]
