@@ -274,11 +274,15 @@ def hardware_description() -> str:
 
 
 def row_label(arch: str, model_config: dict, embeddings: str) -> str:
-    """A readable name: "LSTM + luong-general attention", "RNN (no attention) + word2vec"."""
+    """A readable name: "LSTM + luong-general attention", "RNN + scaled luong-general attention + embedding
+    residual", "RNN (no attention), word2vec embeddings"."""
     label = LABELS[arch]
     if arch != "transformer":
         attention = model_config.get("attention", "none")
-        label += " (no attention)" if attention == "none" else f" + {attention} attention"
+        scaled = "scaled " if model_config.get("scaled_attention") else ""
+        label += " (no attention)" if attention == "none" else f" + {scaled}{attention} attention"
+        if model_config.get("source_embedding_residual"):
+            label += " + embedding residual"
         copying = [name for name in ("copy_attention", "coverage") if model_config.get(name)]
         if copying:
             label += " + " + " and ".join({"copy_attention": "copy", "coverage": "coverage"}[n] for n in copying)
@@ -534,8 +538,9 @@ def score_baselines(task: TaskSpec, tokenizer_dir: Path, sources: list[str], ref
     return entries
 MODEL_CONFIG_KEYS = (
     "model_type", "vocab_size", "embedding_size", "hidden_size", "encoder_layers", "decoder_layers", "bidirectional",
-    "attention", "input_feeding", "copy_attention", "coverage", "coverage_loss_weight", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads",
-    "encoder_ffn_dim", "decoder_ffn_dim", "max_position", "max_position_embeddings", "tie_word_embeddings",
+    "attention", "scaled_attention", "source_embedding_residual", "input_feeding", "copy_attention", "coverage",
+    "coverage_loss_weight", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
+    "decoder_ffn_dim", "max_position", "max_position_embeddings", "tie_word_embeddings",
 )
 
 

@@ -95,6 +95,10 @@ class TrainConfig:
     cell: str | None = field(default=None, metadata={"help": "rnn cell: rnn (tanh) | gru"})
     copy_attention: bool = field(default=False, metadata={"help": "recurrent models: pointer-generator copying from the source"})
     coverage: bool = field(default=False, metadata={"help": "recurrent models: coverage attention and loss (See et al. 2017)"})
+    scaled_attention: bool | None = field(default=None, metadata={
+        "help": "recurrent models: divide the Luong attention scores by sqrt(hidden_size)"})
+    source_embedding_residual: bool | None = field(default=None, metadata={
+        "help": "recurrent models: add each source embedding to the encoder output at its position (ConvS2S)"})
     dropout: float | None = field(default=None, metadata={"help": "dropout probability"})
     tokenizer: str | None = field(default=None, metadata={"help": "existing tokenizer folder (default: train one)"})
     vocab_size: int = field(default=8000, metadata={"help": "vocabulary size of a newly trained tokenizer"})
@@ -194,6 +198,9 @@ class TrainConfig:
             if self.cell is not None:
                 overrides["cell"] = self.cell
             overrides.update(copy_attention=self.copy_attention, coverage=self.coverage)
+            for name in ("scaled_attention", "source_embedding_residual"):
+                if getattr(self, name) is not None:
+                    overrides[name] = getattr(self, name)
         return overrides
 
 

@@ -258,10 +258,12 @@ def test_state_continues_decoding(toy, arch, attention, feed):
 # Padding, lengths, edge cases -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("arch,attention", [("rnn", "luong-dot"), ("gru", "bahdanau"), ("lstm", "none")])
-def test_padding_never_changes_results(toy, arch, attention):
+@pytest.mark.parametrize("arch,attention,residual", [("rnn", "luong-dot", False), ("gru", "bahdanau", False),
+                                                     ("lstm", "none", False), ("rnn", "luong-general", True)])
+def test_padding_never_changes_results(toy, arch, attention, residual):
     input_ids, attention_mask, labels, _ = toy
-    model = make_model(arch, attention=attention, encoder_layers=2, decoder_layers=2).eval()
+    model = make_model(arch, attention=attention, encoder_layers=2, decoder_layers=2,
+                       source_embedding_residual=residual).eval()
     decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels)
     with torch.no_grad():
         encoded = model.encoder(input_ids, attention_mask)
@@ -282,6 +284,42 @@ def test_padding_never_changes_results(toy, arch, attention):
             torch.testing.assert_close(
                 alone.logits, batch.logits[i : i + 1, :target_length], rtol=1e-5, atol=1e-5
             )
+
+
+def test_source_embedding_residual_adds_each_projected_embedding_to_its_encoder_output(toy):
+    input_ids, attention_mask, labels, targets = toy
+    model = make_model("rnn", source_embedding_residual=True).eval()
+    with torch.no_grad():
+        with_residual = model.encoder(input_ids, attention_mask).last_hidden_state
+        projected = model.encoder.embedding_residual(model.shared(input_ids))
+        model.encoder.embedding_residual.weight.zero_()
+        recurrence_only = model.encoder(input_ids, attention_mask).last_hidden_state
+    real = attention_mask.bool()
+    torch.testing.assert_close(with_residual[real], (recurrence_only + projected)[real])
+    assert not with_residual[~real].any()
+    # With scaled attention (the summarization RNN's recipe) it trains and decodes like the plain model.
+    model = make_model("rnn", source_embedding_residual=True, scaled_attention=True)
+    assert train(model, input_ids, attention_mask, labels) < 0.05
+    with torch.no_grad():
+        assert decoded(model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=12)) == targets
+
+
+@pytest.mark.parametrize("attention", ["luong-dot", "luong-general"])
+def test_scaled_attention_divides_the_scores_by_the_square_root_of_the_width(toy, attention):
+    input_ids, attention_mask, labels, _ = toy
+    weights = {}
+    for scaled in (False, True):
+        model = make_model("rnn", attention=attention, scaled_attention=scaled, coverage=True).eval()
+        with torch.no_grad():
+            out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, output_attentions=True)
+        weights[scaled] = out.cross_attentions[0]
+    real = attention_mask.bool()[:, None, None, :].expand_as(weights[False])
+    # The same parameters (same seed), so the scaled weights are softmax(scores / sqrt(32)); log-weights
+    # are the scores up to a constant per row, which the softmax ignores.
+    expected = torch.softmax(weights[False].log().masked_fill(~real, -1e9) / 32**0.5, dim=-1)
+    torch.testing.assert_close(weights[True], expected.masked_fill(~real, 0.0), rtol=1e-4, atol=1e-6)
+    entropy = {k: -(w.clamp_min(1e-12).log() * w).sum(-1).mean() for k, w in weights.items()}
+    assert entropy[True] > entropy[False]  # flatter at the start
 
 
 def test_attention_weights_mask_padding(toy):
@@ -363,6 +401,7 @@ def test_left_padding_is_rejected():
     "config_class,kwargs,message",
     [
         (RNNConfig, dict(attention="luong"), "unknown attention"),
+        (RNNConfig, dict(attention="bahdanau", scaled_attention=True), "scaled_attention scales Luong scores"),
         (RNNConfig, dict(cell="lstm"), "unknown cell"),
         (LSTMConfig, dict(cell="gru"), "unknown cell"),
         (LSTMConfig, dict(attention="bahdanau", input_feeding=True), "input_feeding"),
@@ -393,6 +432,7 @@ def test_config_fields_round_trip(tmp_path):
     documented = RecurrentConfig.__doc__ + RNNConfig.__doc__
     for field in (
         "vocab_size embedding_size hidden_size encoder_layers decoder_layers bidirectional attention input_feeding "
+        "source_embedding_residual copy_attention coverage coverage_loss_weight "
         "embedding_dropout hidden_dropout tie_word_embeddings label_smoothing embedding_init_std max_position "
         "pad_token_id bos_token_id eos_token_id decoder_start_token_id cell"
     ).split():

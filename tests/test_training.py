@@ -256,6 +256,20 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
 
 
+def test_the_summarization_rnn_recipe_reaches_the_model_and_a_flag_overrides_it(tmp_path):
+    from models import model_config
+
+    def rnn_config(task, **flags):
+        config = TrainConfig(output_dir=str(tmp_path), arch="rnn", task=task, max_steps=1, **flags).resolved()
+        return model_config("rnn", config.size, vocab_size=100, **config.model_overrides())
+
+    summarizer = rnn_config("dialogsum")
+    assert summarizer.scaled_attention and summarizer.source_embedding_residual
+    translator = rnn_config("multi30k")
+    assert not translator.scaled_attention and not translator.source_embedding_residual
+    assert not rnn_config("dialogsum", source_embedding_residual=False).source_embedding_residual
+
+
 @pytest.mark.parametrize("flag, value, message", [
     ("save_every", 0, "--save_every must be positive, got 0"),
     ("eval_every", 0, "--eval_every must be positive, got 0"),

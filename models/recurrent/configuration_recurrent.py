@@ -53,6 +53,19 @@ class RecurrentConfig(PretrainedConfig):
             a per-step loop), `"luong-dot"` or `"luong-general"`
             (multiplicative; the current decoder output is the query, so all
             decoder steps are scored at once after one fused recurrent call).
+        scaled_attention (`bool`, *optional*, defaults to `False`):
+            Divides the Luong scores by sqrt(hidden_size), as the Transformer's
+            scaled dot-product attention does. Unscaled, a score grows with
+            the width and magnitude of the states: a wide tanh RNN's attention
+            starts sharply peaked on random positions, where its gradients
+            are small. Luong attention only.
+        source_embedding_residual (`bool`, *optional*, defaults to `False`):
+            Adds each source token's embedding (projected to `hidden_size`) to
+            the encoder output at its position, as ConvS2S does for its
+            attention (Gehring et al. 2017): the attention then reads which
+            token sits at a position beside what the recurrence made of it.
+            It helps where the recurrence alone encodes its tokens poorly (the
+            plain RNN over dialogue-length sources).
         input_feeding (`bool`, *optional*, defaults to `False`):
             Luong's input feeding: the previous step's attentional vector is
             concatenated to the decoder input. Needs a per-step loop and a
@@ -124,6 +137,8 @@ class RecurrentConfig(PretrainedConfig):
         decoder_layers: int = 1,
         bidirectional: bool = True,
         attention: str = "luong-general",
+        scaled_attention: bool = False,
+        source_embedding_residual: bool = False,
         input_feeding: bool = False,
         copy_attention: bool = False,
         coverage: bool = False,
@@ -148,6 +163,8 @@ class RecurrentConfig(PretrainedConfig):
         self.decoder_layers = decoder_layers
         self.bidirectional = bidirectional
         self.attention = attention
+        self.scaled_attention = scaled_attention
+        self.source_embedding_residual = source_embedding_residual
         self.input_feeding = input_feeding
         self.copy_attention = copy_attention
         self.coverage = coverage
@@ -200,6 +217,9 @@ class RecurrentConfig(PretrainedConfig):
                 f"{name}: input_feeding feeds Luong's attentional vector and needs attention "
                 f"'luong-dot' or 'luong-general', got attention={self.attention!r}"
             )
+        if self.scaled_attention and not self.attention.startswith("luong"):
+            raise ValueError(f"{name}: scaled_attention scales Luong scores and needs attention 'luong-dot' or "
+                             f"'luong-general', got attention={self.attention!r}")
         for field in ("copy_attention", "coverage"):
             if getattr(self, field) and self.attention == "none":
                 raise ValueError(f"{name}: {field} reads the attention weights and needs an attention, got attention='none'")

@@ -73,7 +73,8 @@ class RecurrentEncoderOutput(ModelOutput):
 
     Args:
         last_hidden_state: (batch, source_length, hidden_size) top-layer
-            outputs, both directions concatenated; zeros at padded positions.
+            outputs, both directions concatenated (plus the projected source
+            embeddings with `source_embedding_residual`); zeros at padded positions.
         source_ids: (batch, source_length) the encoded `input_ids`: copy
             attention scatters its weights onto them.
         final_hidden: (batch, encoder_layers, hidden_size) the final hidden
@@ -115,6 +116,9 @@ class RecurrentEncoder(nn.Module):
             batch_first=True,
             dropout=config.hidden_dropout if config.encoder_layers > 1 else 0.0,
         )
+        self.embedding_residual = (
+            nn.Linear(config.embedding_size, config.hidden_size, bias=False) if config.source_embedding_residual else None
+        )
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.output_dropout = nn.Dropout(config.hidden_dropout)
 
@@ -147,6 +151,9 @@ class RecurrentEncoder(nn.Module):
         packed = pack_padded_sequence(embeds, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         packed_outputs, state = self.rnn(packed)
         outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=length)
+        if self.embedding_residual is not None:
+            real = torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+            outputs = outputs + self.embedding_residual(embeds) * real.unsqueeze(-1).to(outputs.dtype)
         outputs = self.output_dropout(outputs)
         hidden, cell = state if isinstance(state, tuple) else (state, None)
         result = RecurrentEncoderOutput(
@@ -188,6 +195,7 @@ class RecurrentAttention(nn.Module):
       U m (the keys) is computed once per source, see `keys`.
     - "luong-dot": score(q, m) = q^T m (Luong et al. 2015).
     - "luong-general": score(q, m) = q^T W m, computed as (W^T q)^T m.
+    With scaled_attention, Luong scores are divided by sqrt(hidden_size).
     With coverage (See et al. 2017), coverage_i * u is added to the key of
     source position i: inside the tanh for Bahdanau, and for Luong as the
     term (q^T u) coverage_i. u starts at zero, so coverage starts with no effect.
@@ -204,6 +212,7 @@ class RecurrentAttention(nn.Module):
             self.energy = nn.Linear(size, 1, bias=False)
         elif self.kind == "luong-general":
             self.query_proj = nn.Linear(size, size, bias=False)
+        self.score_scale = size**-0.5 if config.scaled_attention else 1.0
         self.coverage_proj = nn.Linear(1, size, bias=False) if config.coverage else None
         if self.coverage_proj is not None:
             self.coverage_proj.zero_init = True  # read by RecurrentPreTrainedModel._init_weights
@@ -233,6 +242,7 @@ class RecurrentAttention(nn.Module):
         else:
             if self.kind == "luong-general":
                 query = self.query_proj(query)
+            query = query * self.score_scale
             scores = torch.bmm(query, keys.transpose(1, 2))
             if coverage is not None:
                 scores = scores + (query @ self.coverage_proj.weight) * coverage.unsqueeze(1)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import torch
 
-# Toy model name -> (architecture, config overrides): the pointer-generator's folder must load
-# and run everywhere the plain ones do.
+# Toy model name -> (architecture, config overrides): the pointer-generator's folder, and the
+# summarization RNN's (scaled attention, source embedding residual), must load and run everywhere
+# the plain ones do.
 MODELS = {
     "rnn": ("rnn", {}),
+    "rnn-summarization": ("rnn", dict(scaled_attention=True, source_embedding_residual=True)),
     "lstm": ("lstm", {}),
     "lstm-pointer-generator": ("lstm", dict(copy_attention=True, coverage=True)),
     "transformer": ("transformer", {}),
