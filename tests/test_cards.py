@@ -362,6 +362,17 @@ def test_sibling_table_lists_every_model_and_marks_this_one(results):
     assert "distinct outputs" in summarization.split("## Comparison", 1)[1]
 
 
+def test_the_architecture_names_every_recurrent_option(results):
+    plain = body(str(model_card(Results.from_dict(results), SUMMARIZATION, "lstm")))
+    changed = copy.deepcopy(results)
+    changed["tasks"][SUMMARIZATION]["models"]["lstm"]["model_config"].update(
+        scaled_attention=True, source_embedding_residual=True, copy_attention=True, coverage=True)
+    text = body(str(model_card(Results.from_dict(changed), SUMMARIZATION, "lstm")))
+    for phrase in ("divided by the square root of the hidden size", "added to the encoder output at its position",
+                   "pointer-generator, See et al., 2017", "with coverage of what was attended so far"):
+        assert phrase in text and phrase not in plain, phrase
+
+
 def test_changing_a_result_changes_the_card(results):
     before = str(model_card(Results.from_dict(results), TRANSLATION, "lstm"))
     changed = copy.deepcopy(results)

@@ -388,8 +388,15 @@ def _attention(arch: str, config: dict) -> tuple[str, str]:
     if arch in RECURRENT:
         attention = config.get("attention", "none")
         text, tag = ATTENTION.get(attention, (attention, f"{attention}-attention"))
+        if config.get("scaled_attention"):
+            text += ", its scores divided by the square root of the hidden size"
         if config.get("input_feeding"):
             text += ", with input feeding (Luong et al., 2015)"
+        if config.get("coverage"):
+            text += ", with coverage of what was attended so far (See et al., 2017)"
+        if config.get("copy_attention"):
+            text += ("; the attention weights also copy source tokens, mixed with the vocabulary distribution by a "
+                     "learned gate (pointer-generator, See et al., 2017)")
         return text, tag
     return TRANSFORMER_ATTENTION
 
@@ -406,6 +413,9 @@ def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[st
                 encoder += f", bidirectional ({get('hidden_size') // 2} units per direction, concatenated)"
             elif get("hidden_size"):
                 encoder += f", {get('hidden_size')} units"
+            if get("source_embedding_residual"):
+                encoder += ("; each source embedding, projected, is added to the encoder output at its position "
+                            "(as in ConvS2S, Gehring et al., 2017)")
             lines.append(encoder + ".")
         if get("decoder_layers") is not None:
             decoder = f"Decoder: {_layers(get('decoder_layers'))}"
