@@ -53,6 +53,8 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
         copy_gate: w^T [context; output; input embedding] per target token (copy attention).
         coverage: the coverage term of the scores per target token: q^T u for Luong,
             coverage_i u inside the tanh of every source position for Bahdanau.
+        embedding_residual: the source embedding's projection (E x H) per source token
+            (source_embedding_residual).
         (The copy distribution's softmax, scatter and log are elementwise, not counted.)
     """
     S, T = source_length, target_length
@@ -98,6 +100,7 @@ def recurrent_forward_flops(config, source_length: int, target_length: int) -> d
         "lm_head": T * 2 * E * V,
         "copy_gate": T * 2 * (2 * H + E) if getattr(config, "copy_attention", False) else 0,
         "coverage": coverage,
+        "embedding_residual": S * 2 * E * H if getattr(config, "source_embedding_residual", False) else 0,
     }
 
 

@@ -49,6 +49,9 @@ LENGTHS = (16, 32, 64, 128, 256)
 MODELS = {
     "rnn-luong-general": ("rnn", {"attention": "luong-general"}),
     "rnn-none": ("rnn", {"attention": "none"}),
+    # The summarization RNN's recipe (pipelines/presets.py).
+    "rnn-summarization": ("rnn", {"attention": "luong-general", "scaled_attention": True,
+                                  "source_embedding_residual": True}),
     "lstm-luong-general": ("lstm", {"attention": "luong-general"}),
     "lstm-none": ("lstm", {"attention": "none"}),
     "lstm-bahdanau": ("lstm", {"attention": "bahdanau"}),
