@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 import torch
@@ -209,6 +210,21 @@ def test_cached_decoding_equals_uncached(toy, arch, attention, feed):
     assert beams.shape[0] == 2 * input_ids.shape[0]
     _assert_same_generation(model, input_ids, attention_mask, num_beams=3, length_penalty=0.5, no_repeat_ngram_size=2)
     _assert_same_generation(model, input_ids, attention_mask, do_sample=True, top_k=5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_stock_generation_inputs_decode_the_same_without_warnings(toy, arch):
+    """GenerationMixin's own prepare_inputs_for_generation (the fast-paths benchmark's baseline)
+    decodes what the model's does, and is handed the state under one name only."""
+    input_ids, attention_mask, _, _ = toy
+    model = make_model(arch, attention="luong-general").eval()
+    with torch.no_grad():
+        own = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=9, num_beams=2)
+        model.own_generation_inputs = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            stock = model.generate(input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=9, num_beams=2)
+    assert torch.equal(own, stock)
 
 
 @pytest.mark.parametrize("arch", ARCHS)

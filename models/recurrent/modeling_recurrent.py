@@ -746,11 +746,11 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
         this model does not need: a noticeable share of a cached decoding step on CPU.
         """
         if not self.own_generation_inputs:
-            named = dict(past_key_values=past_key_values, attention_mask=attention_mask,
-                         encoder_outputs=encoder_outputs, use_cache=use_cache)
-            if cache is not None:
-                named["cache"] = cache
-            return super().prepare_inputs_for_generation(decoder_input_ids, **named, **kwargs)
+            # One name for the state, the one this transformers reads: given both, 5.24 warns on every step.
+            named = {STATE_FIELD: cache if cache is not None else past_key_values}
+            return super().prepare_inputs_for_generation(
+                decoder_input_ids, attention_mask=attention_mask, encoder_outputs=encoder_outputs,
+                use_cache=use_cache, **named, **kwargs)
         state = cache if cache is not None else past_key_values
         state = state if isinstance(state, tuple) and len(state) else None
         inputs = {
