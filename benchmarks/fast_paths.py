@@ -21,6 +21,10 @@ entry holds the two measurements ("with" the fast path, "without" it) and
   recurrent step: oneDNN's costs ~0.5 ms more per call; the model's own
   prepare_inputs_for_generation) vs without them, and the cache's speedup over
   uncached decoding both ways.
+- freed_memory: training with glibc's malloc keeping freed memory for reuse
+  (pipelines.training.keep_freed_memory) vs its default, which maps and
+  unmaps every tensor over 32 MB (a batch's logits over the vocabulary) at
+  every step; each side in a fresh process, with its peak memory.
 - denormals (with --trained-model): training steps of a trained model on real
   Multi30k batches with denormal floats flushed to zero vs computed (one
   thread, where the mode can be switched within a process). Fresh models have
@@ -46,7 +50,9 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks.speed import RESULTS_DIR, build, environment, random_batch, time_generate, training_step  # noqa: E402
+from benchmarks.speed import (  # noqa: E402
+    RESULTS_DIR, build, environment, isolation_context, random_batch, time_generate, training_step,
+)
 
 CPU = torch.device("cpu")
 
@@ -179,6 +185,39 @@ def cached_decoding(length: int = 64, size: str = "demo", models=("rnn-luong-gen
     return rows
 
 
+def freed_memory_job(job: dict) -> dict:
+    """Training tokens/s and peak memory of one model, in the fresh process that runs it."""
+    import resource
+
+    from pipelines.training import keep_freed_memory
+
+    torch.set_num_threads(job["threads"])
+    torch.set_flush_denormal(True)
+    if job["keep"]:
+        keep_freed_memory()
+    model = build(job["model"], job["size"], job["length"])
+    batches = synthetic_batches(model, job["length"], job["batch_tokens"], job["steps"] + 1)
+    return {"tokens_per_second": training_speed(model, batches),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def freed_memory(models=("lstm-luong-general", "lstm-pointer-generator", "transformer"), length: int = 128,
+                 batch_tokens: int = 4096, steps: int = 4, size: str = "demo") -> list[dict]:
+    rows = []
+    for model in models:
+        measured = {}
+        for variant, keep in (("without", False), ("with", True)):
+            job = dict(model=model, size=size, length=length, batch_tokens=batch_tokens, steps=steps, keep=keep,
+                       threads=torch.get_num_threads())
+            with isolation_context().Pool(1, maxtasksperchild=1) as pool:
+                measured[variant] = pool.apply(freed_memory_job, (job,))
+        row = compared(measured["with"]["tokens_per_second"], measured["without"]["tokens_per_second"],
+                       "target tokens/s", model=model, length=length)
+        row["peak_rss_mb"] = {variant: measured[variant]["peak_rss_mb"] for variant in ("with", "without")}
+        rows.append(row)
+    return rows
+
+
 def denormals(model_dir: Path, batch_tokens: int = 4096, steps: int = 5) -> dict:
     from transformers import AutoModelForSeq2SeqLM
 
@@ -211,7 +250,8 @@ def run(trained_model: Path | None = None) -> dict:
     started = time.perf_counter()
     result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "environment": environment(CPU)}
     for name, measure in (("fused_decoder", fused_decoder), ("length_bucketing", length_bucketing), ("threads", threads),
-                          ("inference_mode", inference_mode), ("cached_decoding", cached_decoding)):
+                          ("inference_mode", inference_mode), ("cached_decoding", cached_decoding),
+                          ("freed_memory", freed_memory)):
         part = time.perf_counter()
         result[name] = measure()
         print(f"fast paths: {name} in {time.perf_counter() - part:.0f} s", file=sys.stderr)

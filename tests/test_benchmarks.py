@@ -161,7 +161,9 @@ def test_fast_paths_time_each_path_with_and_without_it():
     (cached,) = fast_paths.cached_decoding(length=6, size="tiny", models=("lstm-luong-general",))
     assert positive(cached["uncached"]) and positive(cached["without_native_step_only"])
     assert cached["cache_speedup"] == pytest.approx(cached["with"] / cached["uncached"])
-    for row in (fused, inference, cached):
+    (freed,) = fast_paths.freed_memory(models=("lstm-luong-general",), length=8, batch_tokens=64, steps=1, size="tiny")
+    assert positive(freed["peak_rss_mb"]["with"]) and positive(freed["peak_rss_mb"]["without"])
+    for row in (fused, inference, cached, freed):
         assert positive(row["with"]) and positive(row["without"])
         assert row["speedup"] == pytest.approx(row["with"] / row["without"])
     by_threads = threads["tokens_per_second_by_threads"]

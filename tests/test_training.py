@@ -1,7 +1,9 @@
 """The training loop: learning, distribution, exact resumption, checkpoint errors."""
 
 import json
+import platform
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -309,6 +311,41 @@ def test_configure_cpu_flushes_denormal_floats():
         assert (torch.tensor([denormal]) * 1.0).item() > 0.0
     finally:
         torch.set_flush_denormal(True)
+
+
+MAPPED_AND_KEPT = """
+import ctypes, sys, torch
+from pipelines.training import keep_freed_memory
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = MallInfo2
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+before = mallinfo2().hblkhd
+tensor = torch.ones(16 * 2**20)  # 64 MB, above glibc's largest mmap threshold
+mapped = mallinfo2().hblkhd - before
+del tensor
+print(mapped // 2**20, mallinfo2().fordblks // 2**20)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_keep_freed_memory_keeps_a_large_tensor_in_the_heap_for_the_next_one():
+    """By default a 64 MB tensor is mapped on its own and unmapped when freed (every step pays its page
+    faults again); after keep_freed_memory it comes from the heap, and its memory stays there, free."""
+    def mapped_and_kept_mb(mode: str) -> tuple[int, int]:
+        done = subprocess.run([sys.executable, "-c", MAPPED_AND_KEPT, mode], capture_output=True, text=True, check=True)
+        mapped, free = done.stdout.split()
+        return int(mapped), int(free)
+
+    mapped, free = mapped_and_kept_mb("default")
+    assert mapped >= 64 and free < 64
+    mapped, free = mapped_and_kept_mb("keep")
+    assert mapped == 0 and free >= 64
 
 
 def test_plateau_schedule_does_not_depend_on_how_often_the_run_is_evaluated(tmp_path):
