@@ -275,7 +275,8 @@ def keep_freed_memory() -> bool:
     threshold (32 MB). By default each one is mapped fresh, its pages are faulted in, and it is
     unmapped when freed, at every step; the page faults cost more than the arithmetic on them
     (benchmarks/fast_paths.py, "freed_memory"). With mmap off and no trimming, the heap keeps them.
-    The process's peak memory is unchanged, but it is not given back until the process ends.
+    The price is memory: the heap keeps what it once held until the process ends, and batches of
+    other shapes fit its free blocks imperfectly, so the peak grows (the benchmark records both).
     Returns False, changing nothing, where the C library is not glibc.
     """
     if platform.libc_ver()[0] != "glibc":
