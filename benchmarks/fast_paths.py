@@ -22,15 +22,15 @@ entry holds the two measurements ("with" the fast path, "without" it) and
   prepare_inputs_for_generation) vs without them, and the cache's speedup over
   uncached decoding both ways.
 - freed_memory: training with glibc's malloc keeping freed memory for reuse
-  (pipelines.training.keep_freed_memory) vs its default, which maps and
+  (lineage.training.cpu.keep_freed_memory) vs its default, which maps and
   unmaps every tensor over 32 MB (a batch's logits over the vocabulary) at
   every step; each side in a fresh process, with its peak memory.
-- denormals (with --trained-model): training steps of a trained model on real
+- denormals (with --trained_model): training steps of a trained model on real
   Multi30k batches with denormal floats flushed to zero vs computed (one
   thread, where the mode can be switched within a process). Fresh models have
   none; a trained RNN's backward pass is full of them.
 
-Models are the `demo` sizes with the training loop's step (speed.training_step).
+Models are the `small` sizes with the training loop's step (lineage.speed.training.training_step).
 """
 
 import argparse
@@ -42,37 +42,18 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if __name__ == "__main__" and str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
+import psutil
+import torch
+from lineage.configs import option
+from lineage.speed.config import build, synthetic_batches
+from lineage.speed.decoding import time_generate
+from lineage.speed.measure import environment
+from lineage.speed.training import isolation_context, measure_freed_memory, training_speed
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-import torch  # noqa: E402
-
-from benchmarks.speed import (  # noqa: E402
-    RESULTS_DIR, build, environment, isolation_context, random_batch, time_generate, training_step,
-)
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 CPU = torch.device("cpu")
-
-
-def training_speed(model, batches: list[dict], warmup: int = 1) -> float:
-    """Real (non-padding) target tokens per second over training steps on `batches` (after `warmup` untimed)."""
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    for batch in batches[:warmup]:
-        training_step(model, batch, optimizer, CPU)
-    start = time.perf_counter()
-    for batch in batches[warmup:]:
-        training_step(model, batch, optimizer, CPU)
-    seconds = time.perf_counter() - start
-    return sum(int((b["labels"] != -100).sum()) for b in batches[warmup:]) / seconds
-
-
-def synthetic_batches(model, length: int, batch_tokens: int, count: int) -> list[dict]:
-    return [random_batch(max(1, batch_tokens // length), length, model.config.vocab_size, model, CPU, seed=i)
-            for i in range(count)]
 
 
 def collated(collate, sources: list, targets: list, batches: list, count: int) -> list[dict]:
@@ -84,7 +65,7 @@ def compared(with_value: float, without_value: float, unit: str, **setting) -> d
     return {**setting, "unit": unit, "with": with_value, "without": without_value, "speedup": with_value / without_value}
 
 
-def fused_decoder(lengths=(32, 64), batch_tokens: int = 4096, steps: int = 4, size: str = "demo") -> list[dict]:
+def fused_decoder(lengths=(32, 64), batch_tokens: int = 4096, steps: int = 4, size: str = "small") -> list[dict]:
     rows = []
     for length in lengths:
         model = build("lstm-luong-general", size, length)
@@ -96,10 +77,12 @@ def fused_decoder(lengths=(32, 64), batch_tokens: int = 4096, steps: int = 4, si
     return rows
 
 
-def length_bucketing(batch_tokens: int = 4096, steps: int = 12, size: str = "demo", train_samples: int | None = None) -> dict:
-    from pipelines.data import Seq2SeqCollator, TokenBatchSampler, load_splits, padding_fraction, tokenize_split
-    from pipelines.tasks import get_task
-    from pipelines.tokenizer import train_tokenizer
+def length_bucketing(batch_tokens: int = 4096, steps: int = 12, size: str = "small", train_samples: int | None = None) -> dict:
+    from lineage.data.batching import Seq2SeqCollator, TokenBatchSampler, padding_fraction
+    from lineage.data.encoding import tokenize_split
+    from lineage.data.loading import load_splits
+    from lineage.data.tasks import get_task
+    from lineage.data.tokenizer import train_tokenizer
 
     task = get_task("multi30k")
     train = load_splits(task, ("train",))["train"]
@@ -126,7 +109,7 @@ def length_bucketing(batch_tokens: int = 4096, steps: int = 12, size: str = "dem
             / result["without"]["real_target_tokens_per_second"]}
 
 
-def threads(length: int = 32, batch_tokens: int = 4096, steps: int = 3, size: str = "demo") -> dict:
+def threads(length: int = 32, batch_tokens: int = 4096, steps: int = 3, size: str = "small") -> dict:
     physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
     model = build("transformer", size, length)
     batches = synthetic_batches(model, length, batch_tokens, steps + 1)
@@ -142,7 +125,7 @@ def threads(length: int = 32, batch_tokens: int = 4096, steps: int = 3, size: st
             "speedup_vs_oversubscribed": speeds[physical] / speeds[2 * physical]}
 
 
-def inference_mode(length: int = 32, batch_size: int = 16, size: str = "demo") -> dict:
+def inference_mode(length: int = 32, batch_size: int = 16, size: str = "small") -> dict:
     model = build("transformer", size, length).eval()
     ids = torch.randint(4, model.config.vocab_size, (batch_size, length), generator=torch.Generator().manual_seed(0))
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), num_beams=5, max_new_tokens=length,
@@ -160,7 +143,7 @@ def inference_mode(length: int = 32, batch_size: int = 16, size: str = "demo") -
                     setting=f"beam 5, batch {batch_size}, {length} new tokens")
 
 
-def cached_decoding(length: int = 64, size: str = "demo", models=("rnn-luong-general", "lstm-luong-general", "lstm-none")) -> list[dict]:
+def cached_decoding(length: int = 64, size: str = "small", models=("rnn-luong-general", "lstm-luong-general", "lstm-none")) -> list[dict]:
     """One sentence, greedy, `length` new tokens: the recurrent state cache with and without its two
     per-step fast paths (PyTorch's native kernel for the single recurrent step instead of oneDNN's,
     and the model's own prepare_inputs_for_generation instead of GenerationMixin's), and uncached."""
@@ -185,24 +168,8 @@ def cached_decoding(length: int = 64, size: str = "demo", models=("rnn-luong-gen
     return rows
 
 
-def freed_memory_job(job: dict) -> dict:
-    """Training tokens/s and peak memory of one model, in the fresh process that runs it."""
-    import resource
-
-    from pipelines.training import keep_freed_memory
-
-    torch.set_num_threads(job["threads"])
-    torch.set_flush_denormal(True)
-    if job["keep"]:
-        keep_freed_memory()
-    model = build(job["model"], job["size"], job["length"])
-    batches = synthetic_batches(model, job["length"], job["batch_tokens"], job["steps"] + 1)
-    return {"tokens_per_second": training_speed(model, batches),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
 def freed_memory(models=("lstm-luong-general", "lstm-pointer-generator", "transformer"), length: int = 128,
-                 batch_tokens: int = 4096, steps: int = 4, size: str = "demo") -> list[dict]:
+                 batch_tokens: int = 4096, steps: int = 4, size: str = "small") -> list[dict]:
     rows = []
     for model in models:
         measured = {}
@@ -210,7 +177,7 @@ def freed_memory(models=("lstm-luong-general", "lstm-pointer-generator", "transf
             job = dict(model=model, size=size, length=length, batch_tokens=batch_tokens, steps=steps, keep=keep,
                        threads=torch.get_num_threads())
             with isolation_context().Pool(1, maxtasksperchild=1) as pool:
-                measured[variant] = pool.apply(freed_memory_job, (job,))
+                measured[variant] = pool.apply(measure_freed_memory, (job,))
         row = compared(measured["with"]["tokens_per_second"], measured["without"]["tokens_per_second"],
                        "target tokens/s", model=model, length=length)
         row["peak_rss_mb"] = {variant: measured[variant]["peak_rss_mb"] for variant in ("with", "without")}
@@ -219,11 +186,12 @@ def freed_memory(models=("lstm-luong-general", "lstm-pointer-generator", "transf
 
 
 def denormals(model_dir: Path, batch_tokens: int = 4096, steps: int = 5) -> dict:
+    from lineage.data.batching import Seq2SeqCollator, TokenBatchSampler
+    from lineage.data.encoding import tokenize_split
+    from lineage.data.loading import load_splits
+    from lineage.data.tasks import get_task
+    from lineage.data.tokenizer import load_tokenizer
     from transformers import AutoModelForSeq2SeqLM
-
-    from pipelines.data import Seq2SeqCollator, TokenBatchSampler, load_splits, tokenize_split
-    from pipelines.tasks import get_task
-    from pipelines.tokenizer import load_tokenizer
 
     tokenizer, model = load_tokenizer(model_dir), AutoModelForSeq2SeqLM.from_pretrained(model_dir)
     task = get_task("multi30k")
@@ -244,7 +212,7 @@ def denormals(model_dir: Path, batch_tokens: int = 4096, steps: int = 5) -> dict
 
 
 def run(trained_model: Path | None = None) -> dict:
-    from pipelines.training import configure_cpu
+    from lineage.training.cpu import configure_cpu
 
     configure_cpu()
     started = time.perf_counter()
@@ -268,13 +236,13 @@ def run(trained_model: Path | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
-    parser.add_argument("--trained-model", type=Path, default=None,
+    option(parser, "--output_dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    option(parser, "--trained_model", type=Path, default=None,
                         help="a trained Multi30k de-en model folder (e.g. runs/<name>/multi30k-de-en/rnn/best) "
                              "for the denormals figure")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from pipelines.files import write_json
+    from lineage.files import write_json
 
     result = run(args.trained_model)
     path = args.output_dir / f"{result['environment']['hostname']}-{result['date']}-fast-paths.json"

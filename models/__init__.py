@@ -2,7 +2,7 @@
 
 Importing this package registers the recurrent models with the transformers
 Auto classes, so `AutoConfig` / `AutoModelForSeq2SeqLM` build and load them by
-`model_type` (`lineage-rnn`, `lineage-lstm`). The Transformer is a stock
+`model_type` (`lineage-rnn`, `lineage-lstm`); `architectures.py` names them all. The Transformer is a stock
 `PegasusForConditionalGeneration` and needs no registration.
 
 This package is what travels to the Hub: it imports only torch and
@@ -17,20 +17,17 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSeq2SeqLM, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .recurrent.configuration_recurrent import LSTMConfig, RNNConfig
-from .recurrent.modeling_recurrent import LSTMForConditionalGeneration, RNNForConditionalGeneration
+from .architectures import ARCHITECTURES, ARCHS
 from .sizes import SIZES
 from .transformer import build_transformer, transformer_config
 
-RECURRENT = {"rnn": (RNNConfig, RNNForConditionalGeneration), "lstm": (LSTMConfig, LSTMForConditionalGeneration)}
-ARCHITECTURES = ("rnn", "lstm", "transformer")
-
-for _config_class, _model_class in RECURRENT.values():
-    AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(_config_class, _model_class, exist_ok=True)
-    # save_pretrained then copies the modeling files and writes `auto_map`.
-    _config_class.register_for_auto_class()
-    _model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
+for _architecture in ARCHITECTURES.values():
+    if _architecture.recurrent:
+        AutoConfig.register(_architecture.config_class.model_type, _architecture.config_class, exist_ok=True)
+        AutoModelForSeq2SeqLM.register(_architecture.config_class, _architecture.model_class, exist_ok=True)
+        # save_pretrained then copies the modeling files and writes `auto_map`.
+        _architecture.config_class.register_for_auto_class()
+        _architecture.model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 PIPELINE_FILE = Path(__file__).with_name("text2text_pipeline.py")
 # The pipelines transformers 5 removed, restored for every saved model folder
@@ -41,13 +38,13 @@ CUSTOM_PIPELINES = {
 }
 
 
-def build_model(arch: str, tokenizer: PreTrainedTokenizerBase, size: str = "demo", **overrides) -> PreTrainedModel:
+def build_model(arch: str, tokenizer: PreTrainedTokenizerBase, size: str = "small", **overrides) -> PreTrainedModel:
     """Build a randomly initialised model for `tokenizer`'s vocabulary.
 
     Args:
         arch: "rnn", "lstm" or "transformer".
         tokenizer: gives vocab_size and the pad/bos/eos ids (decoders start from bos).
-        size: a name in `models.sizes.SIZES` ("tiny", "demo", "full").
+        size: a name in `sizes.SIZES` ("tiny", "small", "base").
         **overrides: config fields that replace the size's values
             (e.g. attention="none", cell="gru", dropout values).
     """
@@ -56,12 +53,12 @@ def build_model(arch: str, tokenizer: PreTrainedTokenizerBase, size: str = "demo
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.bos_token_id, **overrides,
     )
-    if arch == "transformer":
+    if not ARCHITECTURES[arch].recurrent:
         return build_transformer(config)
-    return RECURRENT[arch][1](config)
+    return ARCHITECTURES[arch].model_class(config)
 
 
-def model_config(arch: str, size: str = "demo", **fields) -> PretrainedConfig:
+def model_config(arch: str, size: str = "small", **fields) -> PretrainedConfig:
     """The config `build_model` builds a model from: the size's values with `fields`
     (vocabulary size, token ids, overrides) on top. Cheap, so a training run checks
     its model settings with it before loading any data.
@@ -69,13 +66,13 @@ def model_config(arch: str, size: str = "demo", **fields) -> PretrainedConfig:
     Raises ValueError for an unknown architecture or size, or an invalid field value.
     """
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}: choose one of {', '.join(SIZES)}")
     values = {**SIZES[size][arch], **fields}
-    if arch == "transformer":
+    if not ARCHITECTURES[arch].recurrent:
         return transformer_config(**values)
-    return RECURRENT[arch][0](**values)
+    return ARCHITECTURES[arch].config_class(**values)
 
 
 def init_embeddings(model: PreTrainedModel, matrix: torch.Tensor, freeze: bool = False) -> None:
@@ -103,8 +100,8 @@ def save_model_folder(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     an interrupted save never leaves a half-written folder behind.
     """
     folder = Path(folder)
-    # Named as pipelines.files.staging_path names it (so its clean-up finds it); models/ travels to the
-    # Hub alone and cannot import pipelines/, so it keeps this one-line copy of the rule.
+    # Named as lineage.files.staging_path names it (so its clean-up finds it); models/ travels to the
+    # Hub alone and cannot import the rest of Lineage, so it keeps this one-line copy of the rule.
     staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     model.config.custom_pipelines = CUSTOM_PIPELINES

@@ -18,7 +18,7 @@ SIZES = {
         ),
     },
     # The CPU comparison (make demo): small enough to train in minutes on 2 cores.
-    "demo": {
+    "small": {
         "rnn": dict(embedding_size=256, hidden_size=768, encoder_layers=1, decoder_layers=1),  # 4.9M
         "lstm": dict(embedding_size=256, hidden_size=384, encoder_layers=1, decoder_layers=1),  # 4.3M
         "transformer": dict(  # 4.9M
@@ -27,7 +27,7 @@ SIZES = {
         ),
     },
     # Paper-scale sizes for a GPU (Bahdanau et al. 2015 / Vaswani et al. 2017 base).
-    "full": {
+    "base": {
         "rnn": dict(embedding_size=512, hidden_size=2048, encoder_layers=2, decoder_layers=2),  # 41.9M
         "lstm": dict(embedding_size=512, hidden_size=1280, encoder_layers=2, decoder_layers=2),  # 51.7M
         "transformer": dict(  # 48.8M
@@ -36,3 +36,6 @@ SIZES = {
         ),
     },
 }
+
+# The sizes' names before they were named as sizes: run folders and results recorded them so.
+FORMER_NAMES = {"demo": "small", "full": "base"}

@@ -37,7 +37,7 @@ def transformer_config(
         max_position: longest sequence the sinusoidal table covers.
         dropout: dropout on residual branches; attention/activation dropout 0.
         **size: d_model, encoder/decoder_layers, attention heads, ffn dims
-            (see `models.sizes.SIZES`).
+            (see `sizes.SIZES`).
     """
     return PegasusConfig(
         vocab_size=vocab_size,

@@ -2,7 +2,7 @@
 
     lineage train    --arch lstm --output_dir runs/lstm --max_steps 2000   (TrainConfig fields)
     lineage compare  --preset demo                                          (CompareConfig fields)
-    lineage study    --preset demo                                          (StudyConfig fields)
+    lineage study    --preset cpu                                           (StudyConfig fields)
     lineage report   [RUN_DIR] [--readme README.md]                         (report.md, or README sections, from results.json)
     lineage evaluate MODEL_DIR --task multi30k [--num_beams 5] [--predictions out.txt]
     lineage publish  MODEL_DIR --repo_id user/name [--local_dir DIR] [--private]
@@ -12,8 +12,8 @@
 
 `train`, `compare` and `study` take their fields as flags or as one YAML/JSON file
 (pipelines/configs.py), and also run under `accelerate launch` through scripts/.
-Every flag is written with underscores, as the dataclass fields behind
-`train`, `compare` and `study` are named; each one also accepts dashes
+Every flag of every command is written with underscores, as the dataclass fields
+behind `train`, `compare` and `study` are named; each one also accepts dashes
 (`--source-column` for `--source_column`).
 
 A mistake the project detects (a setting, a folder, the data, a checkpoint) ends
@@ -27,20 +27,23 @@ import logging
 import sys
 from pathlib import Path
 
+from .configs import help_of, option, positive
 from .errors import ConfigError, LineageError
 
 
 def run_train(argv: list[str]) -> None:
     from .configs import parse_config
-    from .training import TrainConfig, train
+    from .training.config import TrainConfig
+    from .training.loop import train
 
     print(json.dumps(train(parse_config(TrainConfig, argv)), indent=2))
 
 
 def run_compare(argv: list[str]) -> None:
-    from .compare import CompareConfig, compare
+    from .comparison.config import CompareConfig
+    from .comparison.running import compare
     from .configs import parse_config
-    from .training import launch_state
+    from .training.distributed import launch_state
 
     config = parse_config(CompareConfig, argv)
     results = compare(config)
@@ -56,7 +59,7 @@ def run_study(argv: list[str]) -> None:
     from .configs import parse_config
     from .study.grid import StudyConfig
     from .study.runner import study
-    from .training import launch_state
+    from .training.distributed import launch_state
 
     config = parse_config(StudyConfig, argv)
     document = study(config)
@@ -70,21 +73,20 @@ def run_study(argv: list[str]) -> None:
 def run_evaluate(argv: list[str]) -> None:
     from transformers import AutoModelForSeq2SeqLM
 
-    import models  # noqa: F401  (registers the recurrent Auto classes)
+    from . import models  # noqa: F401  (registers the recurrent Auto classes)
+    from .data.loading import load_test_references
+    from .data.tasks import get_task
+    from .data.tokenizer import load_tokenizer
+    from .evaluation.generation import evaluate_model
+    from .training.config import TrainConfig
 
-    from .data import load_test_references
-    from .evaluation import evaluate_model
-    from .tasks import get_task
-    from .tokenizer import load_tokenizer
+    def like(name: str) -> dict:  # the setting as `lineage train` takes it: one default and help text
+        return dict(default=getattr(TrainConfig, name, None), help=help_of(TrainConfig, name))
 
     parser = argparse.ArgumentParser(prog="lineage evaluate", description="Score a model folder on a task's test split.")
     parser.add_argument("model", help="model folder (a run's best/ or a published folder)")
-    parser.add_argument("--task", default="multi30k", help="benchmark name, Hub dataset id or local folder")
-    option(parser, "--source_language", default="de")
-    option(parser, "--target_language", default="en")
-    parser.add_argument("--kind", help="translation | summarization (custom datasets)")
-    option(parser, "--source_column")
-    option(parser, "--target_column")
+    for name in ("task", "source_language", "target_language", "kind", "source_column", "target_column"):
+        option(parser, f"--{name}", **like(name))
     option(parser, "--num_beams", type=positive, help="beam size (default: the task's)")
     option(parser, "--length_penalty", type=float)
     option(parser, "--max_new_tokens", type=positive)
@@ -111,19 +113,6 @@ def run_evaluate(argv: list[str]) -> None:
 
         write_json(args.output, result)
     print(text)
-
-
-def option(parser: argparse.ArgumentParser, flag: str, **settings) -> None:
-    """Add `flag` (written with underscores, as the dataclass commands' flags are) and its dashed spelling."""
-    parser.add_argument(flag, flag.replace("_", "-"), **settings)
-
-
-def positive(text: str) -> int:
-    """An argparse type: a positive integer."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def run_publish(argv: list[str]) -> None:
@@ -187,8 +176,8 @@ def run_app(argv: list[str]) -> None:
 
 
 def run_report(argv: list[str]) -> None:
-    from .report import refresh_readme, write_report
-    from .results import Results
+    from .report.document import refresh_readme, write_report
+    from .report.results import Results
 
     parser = argparse.ArgumentParser(prog="lineage report", description=(
         "Rewrite a run's report.md and plots from its results.json, or a README's results sections from the "
@@ -227,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     except LineageError as error:
         print(f"lineage {argv[0]}: {' '.join(str(error).split())}", file=sys.stderr)
         code = 2
-    from .training import end_distributed_process
+    from .training.distributed import end_distributed_process
 
     end_distributed_process(code)  # returns at once unless the command ran under torch.distributed
     if code:

@@ -90,7 +90,7 @@ def staging_path(destination: str | Path, per_process: bool = True) -> Path:
 def replace_folder(staging: str | Path, destination: str | Path) -> Path:
     """Flush the fully written folder `staging` to disk and swap it in as `destination` (see `models.replace_folder`)."""
     # Imported here: `models` loads torch and transformers, which most writers never need.
-    from models import replace_folder as swap
+    from .models import replace_folder as swap
 
     for root, _, names in os.walk(staging):
         for name in names:

@@ -2,7 +2,7 @@
 
 import sys
 
-from pipelines.cli import main
+from lineage.cli import main
 
 if __name__ == "__main__":
     main(["compare", *sys.argv[1:]])

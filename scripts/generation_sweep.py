@@ -8,7 +8,7 @@ combination of the grid (the task's own settings, with the values given for
 the swept ones) and prints (and writes) the task metrics of each. A task has
 one set of decoding settings for all its models, so the settings are ranked
 by the main metric averaged over the models, best first. The chosen settings
-go into pipelines/tasks.py.
+go into pipelines/data/tasks.py.
 """
 
 import argparse
@@ -19,14 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import lineage.models  # noqa: E402,F401  (registers the recurrent Auto classes)
+from lineage.data.loading import load_splits  # noqa: E402
+from lineage.data.tasks import get_task  # noqa: E402
+from lineage.data.tokenizer import load_tokenizer  # noqa: E402
+from lineage.evaluation.generation import generate_texts, score  # noqa: E402
+from lineage.files import write_json  # noqa: E402
 from transformers import AutoModelForSeq2SeqLM  # noqa: E402
-
-import models  # noqa: E402,F401  (registers the recurrent Auto classes)
-from pipelines.data import load_splits  # noqa: E402
-from pipelines.evaluation import generate_texts, score  # noqa: E402
-from pipelines.files import write_json  # noqa: E402
-from pipelines.tasks import get_task  # noqa: E402
-from pipelines.tokenizer import load_tokenizer  # noqa: E402
 
 # Swept settings and their default values (each can be replaced from the command line).
 GRID = {"num_beams": (4,), "length_penalty": (1.0, 2.0), "min_new_tokens": (0, 15), "no_repeat_ngram_size": (3,)}

@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import models  # noqa: E402,F401  (registers the recurrent Auto classes)
-from pipelines.data import load_splits  # noqa: E402
-from pipelines.tasks import get_task  # noqa: E402
-from pipelines.tokenizer import load_tokenizer  # noqa: E402
+import lineage.models  # noqa: E402,F401  (registers the recurrent Auto classes)
+from lineage.data.loading import load_splits  # noqa: E402
+from lineage.data.tasks import get_task  # noqa: E402
+from lineage.data.tokenizer import load_tokenizer  # noqa: E402
 
 
 def reference_loss(model, tokenizer, sources: list[str], targets: list[str], max_length: int) -> tuple[float, tuple]:

@@ -12,10 +12,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
-
-from pipelines.data import load_splits, tokenize_split  # noqa: E402
-from pipelines.tasks import get_task  # noqa: E402
-from pipelines.tokenizer import train_tokenizer  # noqa: E402
+from lineage.data.encoding import tokenize_split  # noqa: E402
+from lineage.data.loading import load_splits  # noqa: E402
+from lineage.data.tasks import get_task  # noqa: E402
+from lineage.data.tokenizer import train_tokenizer  # noqa: E402
 
 TOY_SENTENCES = [
     "the cat sits on the mat .",
@@ -69,9 +69,10 @@ def toy_folders(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_compare_run(tmp_path_factory):
-    """A `lineage compare --preset tiny` run folder (seconds), shared by the app and Space tests."""
-    from pipelines.compare import CompareConfig, compare
+    """A `lineage compare --preset test` run folder (seconds), shared by the app and Space tests."""
+    from lineage.comparison.config import CompareConfig
+    from lineage.comparison.running import compare
 
     runs = tmp_path_factory.mktemp("runs")
-    compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
-    return runs / "tiny"
+    compare(CompareConfig(preset="test", runs_dir=str(runs)))
+    return runs / "test"

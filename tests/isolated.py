@@ -54,7 +54,7 @@ def isolated_python_command(script, *args, **env_overrides):
     .pth file and an import hook in site-packages. `-S` skips site (and so
     every .pth file); PYTHONPATH then gives back only the site-packages
     directories themselves (with no .pth processing), so torch and
-    transformers import while `models` / `pipelines` do not.
+    transformers import while `lineage` does not.
     tests/test_pipeline.py checks that this is so.
     """
     site_dirs = [entry for entry in sys.path if Path(entry).name in ("site-packages", "dist-packages")]

@@ -9,16 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import browser  # tests/browser.py
+import isolated  # tests/isolated.py
 import numpy as np
 import pytest
 from launch import free_port
+from lineage import app
+from lineage.hub import space
 from matplotlib.figure import Figure
 from transformers import pipeline
-
-import browser  # tests/browser.py
-import isolated  # tests/isolated.py
-from pipelines import app
-from pipelines.hub import space
 
 TASK = "multi30k-de-en"
 ROWS = ["rnn", "lstm", "transformer"]
@@ -96,8 +95,8 @@ def test_summarization_runs_through_the_summarization_pipeline(tiny_compare_run)
 
 
 def test_attention_of_a_model_without_attention_is_none(tmp_path, tiny_compare_run):
-    from models import build_model, save_model_folder
-    from pipelines.tokenizer import load_tokenizer
+    from lineage.data.tokenizer import load_tokenizer
+    from lineage.models import build_model, save_model_folder
 
     tokenizer = load_tokenizer(tiny_compare_run / "models" / f"{TASK}-lstm")
     folder = save_model_folder(build_model("lstm", tokenizer, size="tiny", attention="none"), tokenizer,
@@ -199,7 +198,7 @@ def test_app_file_is_self_contained():
 
 
 def test_cli_takes_one_run_or_models_not_both(tiny_compare_run):
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "app", str(tiny_compare_run), "user/model"],
+    done = subprocess.run([sys.executable, "-m", "lineage.cli", "app", str(tiny_compare_run), "user/model"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "pass one run folder, or any number of model folders" in done.stderr
 
@@ -221,7 +220,7 @@ def page(tiny_compare_run, tmp_path_factory):
     """`lineage app RUN_DIR` in a subprocess, and a chromium page on it."""
     browser.chromium_path()  # skip (or, under CI, fail) before starting anything
     port = free_port()
-    command = [sys.executable, "-m", "pipelines.cli", "app", str(tiny_compare_run), "--port", str(port)]
+    command = [sys.executable, "-m", "lineage.cli", "app", str(tiny_compare_run), "--port", str(port)]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     log = tmp_path_factory.mktemp("app") / "app.log"
     with browser.serving(command, port, log, env=env) as url, browser.open_page(url) as opened:

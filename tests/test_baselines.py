@@ -1,8 +1,7 @@
 """LEAD-3 and LONGEST-3: the extractive baselines every summarization report shows."""
 
 import pytest
-
-from pipelines.baselines import extract, lead, longest, units
+from lineage.evaluation.baselines import extract, lead, longest, units
 
 DIALOGUE = "#Person1#: Hi.\n#Person2#: Hello, how are you today?\n#Person1#: Fine, thanks.\n#Person2#: Shall we go to the cinema tonight?\n#Person1#: Yes."
 

@@ -1,33 +1,33 @@
-"""The speed benchmark (benchmarks/speed.py): FLOP counts and the result document.
+"""The speed benchmark (lineage.speed, benchmarks/speed.py): FLOP counts and the result document.
 
 Speed itself is never asserted: these tests run the benchmark at the tiny
 size with two lengths and one step, and check what it writes.
 """
 
 import json
-import sys
 from pathlib import Path
 
+import isolated
 import pytest
 import torch
+from lineage.models.recurrent.configuration_recurrent import LSTMConfig, RNNConfig
+from lineage.models.transformer import transformer_config
+from lineage.speed.config import MODELS, build
+from lineage.speed.decoding import predicted_seconds
+from lineage.speed.flops import forward_flops, training_flops_per_target_token
+from lineage.speed.training import flops_check
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import speed  # noqa: E402
-from benchmarks.flops import forward_flops, training_flops_per_target_token  # noqa: E402
-from models.recurrent.configuration_recurrent import LSTMConfig, RNNConfig  # noqa: E402
-from models.transformer import transformer_config  # noqa: E402
+speed_script = isolated.load_by_path("lineage_speed_script", ROOT / "benchmarks" / "speed.py")
 
 IDS = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
 
 
-@pytest.mark.parametrize("name", list(speed.MODELS))
+@pytest.mark.parametrize("name", list(MODELS))
 def test_analytic_flops_match_torch_flop_counter(name):
     """Forward and training counts equal what FlopCounterMode sees on the real model (the tiny size)."""
-    model = speed.build(name, "tiny", max_length=16, vocab_size=300)
-    check = speed.flops_check(model, batch_size=2, length=12)
+    model = build(name, "tiny", max_length=16, vocab_size=300)
+    check = flops_check(model, batch_size=2, length=12)
     assert check["analytic_forward"] == check["counted_forward"]
     # Backward = 2 x forward, except for a few products whose input gradient is not needed.
     assert check["ratio_training"] == pytest.approx(1.0, rel=0.005)
@@ -76,11 +76,11 @@ def positive(value) -> bool:
 
 def test_benchmark_writes_json_and_plot(tmp_path, capsys):
     args = [
-        "--sizes", "tiny", "--lengths", "8,16", "--batch-tokens", "128", "--warmup-steps", "1", "--steps", "1",
-        "--min-steps", "1", "--decode-batch", "2", "--beams", "2", "--cache-ratio-length", "16",
-        "--uncached-max-length", "8", "--decode-max-seconds", "1000", "--decode-repeats", "1", "--output-dir", str(tmp_path),
+        "--sizes", "tiny", "--lengths", "8,16", "--batch_tokens", "128", "--warmup_steps", "1", "--steps", "1",
+        "--min_steps", "1", "--decode_batch", "2", "--beams", "2", "--cache_ratio_length", "16",
+        "--uncached_max_length", "8", "--decode_max_seconds", "1000", "--decode_repeats", "1", "--output_dir", str(tmp_path),
     ]
-    assert speed.main(args) == 0
+    assert speed_script.main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     json_path, plot_path = Path(printed["result_path"]), Path(printed["plot_path"])
     assert json_path.parent == tmp_path and json_path.name.endswith(f"-{printed['date']}.json")
@@ -105,7 +105,7 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
         ceiling["gflops_median_at_start"], ceiling["gflops_median_after_training"]
     )
 
-    names = [f"tiny/{name}" for name in speed.MODELS]
+    names = [f"tiny/{name}" for name in MODELS]
     assert sorted(result["models"]) == sorted(names)
     for info in result["models"].values():
         assert positive(info["parameters"]) and positive(info["non_embedding_parameters"])
@@ -143,17 +143,17 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
 
 def test_decoding_time_prediction():
     # One point: linear growth with the cache, quadratic without.
-    assert speed.predicted_seconds([(16, 1.0)], 32, use_cache=True) == pytest.approx(2.0)
-    assert speed.predicted_seconds([(16, 1.0)], 32, use_cache=False) == pytest.approx(4.0)
+    assert predicted_seconds([(16, 1.0)], 32, use_cache=True) == pytest.approx(2.0)
+    assert predicted_seconds([(16, 1.0)], 32, use_cache=False) == pytest.approx(4.0)
     # Two points: their own exponent (here 3), never below linear.
-    assert speed.predicted_seconds([(16, 1.0), (32, 8.0)], 64, use_cache=True) == pytest.approx(64.0)
-    assert speed.predicted_seconds([(16, 1.0), (32, 1.0)], 64, use_cache=False) == pytest.approx(2.0)
+    assert predicted_seconds([(16, 1.0), (32, 8.0)], 64, use_cache=True) == pytest.approx(64.0)
+    assert predicted_seconds([(16, 1.0), (32, 1.0)], 64, use_cache=False) == pytest.approx(2.0)
 
 
 def test_fast_paths_time_each_path_with_and_without_it():
     """benchmarks/fast_paths.py at the tiny size: both variants measured, the ratio reported,
     and length bucketing really cuts the padding of random batches."""
-    from benchmarks import fast_paths
+    fast_paths = isolated.load_by_path("lineage_fast_paths_script", ROOT / "benchmarks" / "fast_paths.py")
 
     (fused,) = fast_paths.fused_decoder(lengths=(8,), batch_tokens=64, steps=1, size="tiny")
     threads = fast_paths.threads(length=8, batch_tokens=64, steps=1, size="tiny")

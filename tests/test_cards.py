@@ -15,10 +15,9 @@ import jinja2
 import jinja2.meta
 import pytest
 from huggingface_hub import ModelCard
-
-from pipelines.hub import cards
-from pipelines.hub.cards import TEMPLATE, model_card, write_card, write_cards
-from pipelines.results import Results
+from lineage.hub import cards
+from lineage.hub.cards import TEMPLATE, model_card, write_card, write_cards
+from lineage.report.results import Results
 
 TOY_TEXTS = [
     "a dog runs through the park .",
@@ -48,14 +47,14 @@ SUMMARIZATION_MODELS = {
 
 
 def toy_tokenizer_for_cards():
-    from pipelines.tokenizer import train_tokenizer
+    from lineage.data.tokenizer import train_tokenizer
 
     return train_tokenizer(TOY_TEXTS * 3, vocab_size=80, min_frequency=1)
 
 
 def build_folder(arch, folder, tokenizer=None):
-    """A real tiny model folder (models.save_model_folder) and its config subset for the results."""
-    import models
+    """A real tiny model folder (lineage.models.save_model_folder) and its config subset for the results."""
+    from lineage import models
 
     tokenizer = tokenizer or toy_tokenizer_for_cards()
     model = models.build_model(arch, tokenizer, size="tiny")
@@ -458,10 +457,10 @@ def test_template_is_package_data():
     """The template is read through the package's resources, not a source-tree path, and pyproject ships it in
     the wheel: a non-editable install (`pip install .`) renders cards too."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    assert TEMPLATE == importlib.resources.files("model_cards") / "template.md" and TEMPLATE.is_file()
+    assert TEMPLATE == importlib.resources.files("lineage.model_cards") / "template.md" and TEMPLATE.is_file()
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-    assert "model_cards" in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["model_cards"]
+    assert "lineage.model_cards" in pyproject["tool"]["setuptools"]["packages"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["lineage.model_cards"]
     assert any(fnmatch.fnmatch(TEMPLATE.name, pattern) for pattern in patterns)
 
 

@@ -7,20 +7,20 @@ import subprocess
 import sys
 
 import pytest
-
-from pipelines.configs import parse_config
-from pipelines.training import TrainConfig, train
+from lineage.configs import parse_config
+from lineage.training.config import TrainConfig
+from lineage.training.loop import train
 
 
 def lineage(*args, cwd=None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pipelines.cli", *args]
+    command = [sys.executable, "-m", "lineage.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env={**os.environ}, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    flags = ["--output_dir", str(run), "--preset", "tiny", "--arch", "lstm", "--train_samples", "200",
+    flags = ["--output_dir", str(run), "--preset", "test", "--arch", "lstm", "--train_samples", "200",
              "--vocab_size", "300", "--max_steps", "4", "--eval_samples", "4"]
     train(parse_config(TrainConfig, flags))
     return run / "best"
@@ -52,10 +52,9 @@ def test_publish_offline_without_local_dir_is_a_clear_error(tiny_model, flag):
 def test_every_command_takes_its_flags_with_underscores_and_with_dashes():
     """train, compare and study parse dataclass fields (HfArgumentParser adds the dashed spelling);
     evaluate, publish and publish-space add it through `cli.option`."""
+    from lineage.cli import option
+    from lineage.comparison.config import CompareConfig
     from transformers import HfArgumentParser
-
-    from pipelines.cli import option
-    from pipelines.compare import CompareConfig
 
     parser = argparse.ArgumentParser()
     option(parser, "--source_column")
@@ -82,7 +81,7 @@ def test_train_rejects_an_unknown_architecture(tmp_path):
 def test_a_bad_frequency_fails_in_one_line_before_the_data_is_prepared(tmp_path):
     """It raised ZeroDivisionError after the data was prepared and the tokenizer trained."""
     run = tmp_path / "run"
-    result = lineage("train", "--output_dir", str(run), "--preset", "tiny", "--max_steps", "5", "--save_every", "0")
+    result = lineage("train", "--output_dir", str(run), "--preset", "test", "--max_steps", "5", "--save_every", "0")
     assert one_line_error(result, "train") == "lineage train: --save_every must be positive, got 0"
     assert not run.exists()
 
@@ -95,17 +94,17 @@ def test_evaluate_on_a_missing_folder_says_so(tmp_path):
 
 
 def test_compare_and_study_check_their_settings_first(tmp_path):
-    result = lineage("compare", "--preset", "tiny", "--runs_dir", str(tmp_path), "--eval_every", "0")
+    result = lineage("compare", "--preset", "test", "--runs_dir", str(tmp_path), "--eval_every", "0")
     assert "--eval_every must be positive, got 0" in one_line_error(result, "compare")
-    result = lineage("compare", "--preset", "tiny", "--runs_dir", str(tmp_path), "--test_samples", "-1")
+    result = lineage("compare", "--preset", "test", "--runs_dir", str(tmp_path), "--test_samples", "-1")
     assert "--test_samples must be at least 0" in one_line_error(result, "compare")
-    result = lineage("study", "--preset", "tiny", "--runs_dir", str(tmp_path), "--seeds", "0,one")
+    result = lineage("study", "--preset", "test", "--runs_dir", str(tmp_path), "--seeds", "0,one")
     assert "--seeds '0,one'" in one_line_error(result, "study")
     assert not any(tmp_path.iterdir())
 
 
 def test_an_unexpected_error_keeps_its_traceback(monkeypatch):
-    from pipelines import cli
+    from lineage import cli
 
     def broken(argv):
         raise RuntimeError("a bug")

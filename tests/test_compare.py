@@ -12,16 +12,16 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import lineage.comparison.running
+import lineage.data.tasks
 import pytest
 from huggingface_hub import ModelCard
 from launch import finish, run_script, two_cpu_processes
-
-import pipelines.compare
-import pipelines.tasks
-from pipelines.compare import CompareConfig, compare
-from pipelines.errors import ConfigError
-from pipelines.presets import COMPARE_PRESETS
-from pipelines.results import Results
+from lineage.comparison.config import CompareConfig
+from lineage.comparison.presets import PRESETS as COMPARE_PRESETS
+from lineage.comparison.running import compare
+from lineage.errors import ConfigError
+from lineage.report.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    results = compare(CompareConfig(preset="tiny", runs_dir=str(runs)))
-    return results.to_dict(), runs / "tiny"
+    results = compare(CompareConfig(preset="test", runs_dir=str(runs)))
+    return results.to_dict(), runs / "test"
 
 
 def test_tiny_compare_writes_every_artefact(tiny_run):
@@ -52,7 +52,7 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
 
 def test_the_report_is_made_from_results_json_alone(tiny_run, tmp_path):
     """`lineage report` on a folder holding nothing but results.json (docs/) writes the run's report again."""
-    from pipelines.report import write_report
+    from lineage.report.document import write_report
 
     _, run = tiny_run
     (tmp_path / "results.json").write_bytes((run / "results.json").read_bytes())
@@ -65,12 +65,11 @@ def test_the_report_is_made_from_results_json_alone(tiny_run, tmp_path):
 def test_each_milestone_score_is_the_test_score_of_the_models_kept_there(tiny_run):
     """The tiny preset keeps every row's models at 2k, 4k and 6k target tokens and tests them; a separate
     evaluation of a kept folder gives the same scores, and the last milestone's is the row's own test."""
+    from lineage.data.loading import load_test_references
+    from lineage.data.tasks import get_task
+    from lineage.data.tokenizer import load_tokenizer
+    from lineage.evaluation.generation import evaluate_model
     from transformers import AutoModelForSeq2SeqLM
-
-    from pipelines.data import load_test_references
-    from pipelines.evaluation import evaluate_model
-    from pipelines.tasks import get_task
-    from pipelines.tokenizer import load_tokenizer
 
     results, run = tiny_run
     task = get_task("multi30k")
@@ -94,7 +93,7 @@ def test_runs_with_other_seeds_add_the_seeds_spread_to_the_budget_table(tiny_run
     """The comparison run again with --seed 1 on a smaller budget reads the seed-0 run (--seed_runs): the
     milestones both seeds reached show mean ± std over the two, the later one seed 0's score alone."""
     results, seed0 = tiny_run
-    config = CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="seed1", archs="lstm,transformer", seed=1,
+    config = CompareConfig(preset="test", runs_dir=str(tmp_path), name="seed1", archs="lstm,transformer", seed=1,
                            budget_target_tokens=4000, milestones="2k,4k", seed_runs=str(seed0))
     compare(config)
     entry = Results.load(tmp_path / "seed1" / "results.json").task("multi30k-de-en")  # as a fresh process reads it
@@ -112,8 +111,8 @@ def test_runs_with_other_seeds_add_the_seeds_spread_to_the_budget_table(tiny_run
 
 def test_seed_runs_are_checked_before_anything_trains(tiny_run, tmp_path, monkeypatch):
     _, seed0 = tiny_run
-    monkeypatch.setattr(pipelines.compare, "train", lambda c: pytest.fail("trained before refusing"))
-    base = dict(preset="tiny", runs_dir=str(tmp_path), archs="lstm", seed=1)
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda c: pytest.fail("trained before refusing"))
+    base = dict(preset="test", runs_dir=str(tmp_path), archs="lstm", seed=1)
     with pytest.raises(ConfigError, match=r"--seed_runs: .*nowhere/results.json not found"):
         compare(CompareConfig(name="a", seed_runs=str(tmp_path / "nowhere"), **base))
     with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm differs in more than its seed \(.*vocab_size: 400 -> 300"):
@@ -127,10 +126,10 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     taken from its results.json (scores, milestones, validation curve), the others train here; a row made
     with other settings, or a folder without results, is refused before anything trains."""
     results, source = tiny_run
-    task, trained, train = "multi30k-de-en", [], pipelines.compare.train
-    monkeypatch.setattr(pipelines.compare, "train", lambda config: trained.append(Path(config.output_dir).name)
+    task, trained, train = "multi30k-de-en", [], lineage.comparison.running.train
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda config: trained.append(Path(config.output_dir).name)
                         or train(config))
-    compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="merged", rows="lstm,lstm-no-attention",
+    compare(CompareConfig(preset="test", runs_dir=str(tmp_path), name="merged", rows="lstm,lstm-no-attention",
                           rows_from=str(source)))
     assert trained == ["lstm-no-attention"]
     entry = Results.load(tmp_path / "merged" / "results.json").task(task)
@@ -143,8 +142,8 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     assert f"(`--rows_from`): {ours.label} ({source})." in report
     assert sum(line.startswith(f"| {ours.label} | ") for line in report.splitlines()) >= 2  # comparison and settings
 
-    monkeypatch.setattr(pipelines.compare, "train", lambda config: pytest.fail("trained before refusing"))
-    base = dict(preset="tiny", runs_dir=str(tmp_path), rows="lstm")
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda config: pytest.fail("trained before refusing"))
+    base = dict(preset="test", runs_dir=str(tmp_path), rows="lstm")
     with pytest.raises(ConfigError, match=r"--rows_from: .*nowhere/results.json not found"):
         compare(CompareConfig(name="a", rows_from=str(tmp_path / "nowhere"), **base))
     with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(.*vocab_size: 400 -> 300"):
@@ -157,10 +156,10 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     (other / "results.json").write_text(json.dumps(changed))
     # lstm is in both folders, as planned in the second; rnn only in the first, with another learning rate
     with pytest.raises(ConfigError, match=r"other's multi30k-de-en/rnn .*\(learning_rate: 0.0001 -> 0.003\)"):
-        compare(CompareConfig(name="c", rows_from=f"{other},{tmp_path / 'merged'}", rows="lstm,rnn", preset="tiny",
+        compare(CompareConfig(name="c", rows_from=f"{other},{tmp_path / 'merged'}", rows="lstm,rnn", preset="test",
                               runs_dir=str(tmp_path)))
     assert not (tmp_path / "c" / task / "lstm").exists()  # nothing taken when a row is refused
-    monkeypatch.setattr(pipelines.compare, "train", train)
+    monkeypatch.setattr(lineage.comparison.running, "train", train)
     compare(CompareConfig(name="d", rows_from=f"{other},{source}", **base))  # the first folder with the row as planned
     assert Results.load(tmp_path / "d" / "results.json").task(task).models["lstm"].trained_in == str(source)
 
@@ -171,13 +170,13 @@ def test_rows_tested_with_other_decoding_settings_are_tested_again_without_train
     (here or through --rows_from) but tested again, and its model is not trained again."""
     results, source = tiny_run
     task = "multi30k-de-en"
-    shutil.copytree(source, tmp_path / "tiny")
-    monkeypatch.setattr(pipelines.tasks, "TRANSLATION_GENERATION", {**pipelines.tasks.TRANSLATION_GENERATION,
+    shutil.copytree(source, tmp_path / "test")
+    monkeypatch.setattr(lineage.data.tasks, "TRANSLATION_GENERATION", {**lineage.data.tasks.TRANSLATION_GENERATION,
                                                                     "num_beams": 1})
     with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(generation: .*'num_beams': 5"):
-        compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), name="merged", rows="lstm", rows_from=str(source)))
+        compare(CompareConfig(preset="test", runs_dir=str(tmp_path), name="merged", rows="lstm", rows_from=str(source)))
     capsys.readouterr()
-    retested = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path))).task(task).models
+    retested = compare(CompareConfig(preset="test", runs_dir=str(tmp_path))).task(task).models
     assert "lineage compare: 0 models to train, 3 to test again; estimated " in capsys.readouterr().out
     for row, old in results["tasks"][task]["models"].items():
         assert old["test"]["generation"]["num_beams"] == 5 and retested[row].test["generation"]["num_beams"] == 1
@@ -187,8 +186,8 @@ def test_rows_tested_with_other_decoding_settings_are_tested_again_without_train
 def test_the_report_says_which_models_learned_the_task(tiny_run):
     """Each row's "learned the task" cell follows its test scores and the bars (BLEU 15; ROUGE-2 5 and
     90% distinct outputs): the tiny models, trained for seconds, have not learned translation."""
-    from pipelines.results import Baseline, TaskEntry
-    from pipelines.tables import LEARNING_BARS, comparison_table, unlearned
+    from lineage.report.results import Baseline, TaskEntry
+    from lineage.report.tables import LEARNING_BARS, comparison_table, unlearned
 
     results, run = tiny_run
     report = (run / "report.md").read_text()
@@ -229,27 +228,27 @@ def test_report_results_and_cards_agree(tiny_run):
 
 
 def test_one_failing_architecture_keeps_the_others(tmp_path, monkeypatch):
-    real_train = pipelines.compare.train
+    real_train = lineage.comparison.running.train
 
     def train_that_fails_for_lstm(config):
         if config.arch == "lstm":
             raise RuntimeError("simulated crash in the LSTM run")
         return real_train(config)
 
-    monkeypatch.setattr(pipelines.compare, "train", train_that_fails_for_lstm)
-    results = compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm")).to_dict()
+    monkeypatch.setattr(lineage.comparison.running, "train", train_that_fails_for_lstm)
+    results = compare(CompareConfig(preset="test", runs_dir=str(tmp_path), archs="rnn,lstm")).to_dict()
     entry = results["tasks"]["multi30k-de-en"]
     assert set(entry["models"]) == {"rnn"}
     assert "simulated crash in the LSTM run" in entry["errors"]["lstm"]
-    assert "lstm failed" in (tmp_path / "tiny" / "report.md").read_text()
-    assert "simulated crash" in (tmp_path / "tiny" / "multi30k-de-en" / "lstm" / "error.txt").read_text()
+    assert "lstm failed" in (tmp_path / "test" / "report.md").read_text()
+    assert "simulated crash" in (tmp_path / "test" / "multi30k-de-en" / "lstm" / "error.txt").read_text()
 
 
 def test_interrupted_compare_resumes_and_reuses_finished_rows(tmp_path):
-    command = [sys.executable, str(ROOT / "scripts" / "compare.py"), "--preset", "tiny", "--runs_dir", str(tmp_path),
+    command = [sys.executable, str(ROOT / "scripts" / "compare.py"), "--preset", "test", "--runs_dir", str(tmp_path),
                "--archs", "rnn,transformer"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    finished_row = tmp_path / "tiny" / "multi30k-de-en" / "rnn" / "row.json"
+    finished_row = tmp_path / "test" / "multi30k-de-en" / "rnn" / "row.json"
     deadline = time.time() + 300
     while not finished_row.exists():
         assert process.poll() is None and time.time() < deadline, "compare ended before the first row finished"
@@ -263,7 +262,7 @@ def test_interrupted_compare_resumes_and_reuses_finished_rows(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "rnn: finished earlier, reusing" in rerun.stderr
     assert finished_row.read_text() == first and finished_row.stat().st_mtime_ns == stamp
-    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    results = json.loads((tmp_path / "test" / "results.json").read_text())
     assert set(results["tasks"]["multi30k-de-en"]["models"]) == {"rnn", "transformer"}
 
 
@@ -272,13 +271,13 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
     the new budget in report and cards; another vocabulary size reused the old tokenizer."""
     from transformers import AutoTokenizer
 
-    compare(CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn"))
-    changed = CompareConfig(preset="tiny", runs_dir=str(tmp_path), archs="rnn,lstm", budget_target_tokens=9000,
+    compare(CompareConfig(preset="test", runs_dir=str(tmp_path), archs="rnn"))
+    changed = CompareConfig(preset="test", runs_dir=str(tmp_path), archs="rnn,lstm", budget_target_tokens=9000,
                             vocab_size=300)
     with pytest.raises(ConfigError, match=r"multi30k-de-en/rnn \(tokenizer: '../tokenizer-400' -> '../tokenizer-300'; "
                                           r"vocab_size: 400 -> 300; budget_target_tokens: 6000 -> 9000\).*--overwrite true"):
         compare(changed)
-    assert not (tmp_path / "tiny" / "multi30k-de-en" / "lstm").exists()  # refused before anything trained
+    assert not (tmp_path / "test" / "multi30k-de-en" / "lstm").exists()  # refused before anything trained
 
     changed.overwrite = True
     results = compare(changed).to_dict()
@@ -286,23 +285,23 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
     assert set(models) == {"rnn", "lstm"}
     for model in models.values():
         assert model["settings"]["budget_target_tokens"] == 9000 and model["training"]["target_tokens"] >= 9000
-        assert len(AutoTokenizer.from_pretrained(tmp_path / "tiny" / model["folder"])) == 300
-    assert "9,000 target tokens per model" in (tmp_path / "tiny" / "report.md").read_text()
-    stamps = {row: (tmp_path / "tiny" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
+        assert len(AutoTokenizer.from_pretrained(tmp_path / "test" / model["folder"])) == 300
+    assert "9,000 target tokens per model" in (tmp_path / "test" / "report.md").read_text()
+    stamps = {row: (tmp_path / "test" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
     compare(changed)  # the same settings again: every row is reused
-    assert stamps == {row: (tmp_path / "tiny" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
+    assert stamps == {row: (tmp_path / "test" / "multi30k-de-en" / row / "row.json").stat().st_mtime_ns for row in models}
 
 
 def test_budgets_and_rows_resolve():
     demo = CompareConfig(preset="demo").resolved()
     assert demo.budget() == {"kind": "target_tokens", "value": 550_000} and demo.vocab_size == 4000
     assert CompareConfig(preset="demo", budget_minutes=2).resolved().budget() == {"kind": "minutes", "value": 2}
-    rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().planned_rows()
+    rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().row_specs()
     assert [r[0] for r in rows] == ["rnn", "lstm", "transformer", "rnn-no-attention", "lstm-no-attention",
                                     "rnn-word2vec", "lstm-word2vec", "transformer-word2vec"]
     with pytest.raises(ValueError, match="unknown variant 'bigger'"):
         CompareConfig(preset="demo", variants="bigger").resolved()
-    named = CompareConfig(preset="demo", rows="lstm-pointer-generator,transformer").resolved().planned_rows()
+    named = CompareConfig(preset="demo", rows="lstm-pointer-generator,transformer").resolved().row_specs()
     assert named == [("lstm-pointer-generator", "lstm", {"copy_attention": True, "coverage": True}),
                      ("transformer", "transformer", {})]
     for rows, problem in (("gru", "must start with an architecture"), ("lstm-bigger", "unknown variant 'bigger'"),
@@ -315,12 +314,12 @@ def test_a_preset_sets_rows_and_budgets_per_task_and_explicit_values_apply_to_ev
     """The demo preset's summarization part has its own rows and budget; what the user gives wins everywhere."""
     demo = CompareConfig(preset="demo")
     translation, summarization = demo.resolved("multi30k"), demo.resolved("dialogsum")
-    assert [r[0] for r in translation.planned_rows()] == ["rnn", "lstm", "transformer"]
-    assert [r[0] for r in summarization.planned_rows()] == ["lstm-pointer-generator"]
+    assert [r[0] for r in translation.row_specs()] == ["rnn", "lstm", "transformer"]
+    assert [r[0] for r in summarization.row_specs()] == ["lstm-pointer-generator"]
     assert translation.budget()["value"] != summarization.budget()["value"]
     explicit = CompareConfig(preset="demo", archs="lstm", budget_target_tokens=1000)
     for task in ("multi30k", "dialogsum"):
-        assert [r[0] for r in explicit.resolved(task).planned_rows()] == ["lstm"]
+        assert [r[0] for r in explicit.resolved(task).row_specs()] == ["lstm"]
         assert explicit.resolved(task).budget() == {"kind": "target_tokens", "value": 1000}
     assert CompareConfig(preset="demo", budget_minutes=1).resolved("dialogsum").budget() == {"kind": "minutes", "value": 1}
     for name, preset in COMPARE_PRESETS.items():  # every per-task setting is a compare setting
@@ -331,14 +330,14 @@ def test_a_preset_sets_rows_and_budgets_per_task_and_explicit_values_apply_to_ev
 def test_per_task_settings_apply_to_their_task_alone_and_are_checked():
     """--per_task gives one task its own budget and rows (here SAMSum a larger budget, DialogSum the
     shared one); a task it names must be compared, and only per-task settings may be set."""
-    from pipelines.configs import parse_config
+    from lineage.configs import parse_config
 
     config = parse_config(CompareConfig, ["--tasks", "dialogsum,samsum", "--rows", "rnn,lstm", "--budget_minutes", "5",
                                           "--per_task", '{"samsum": {"budget_target_tokens": 1800000, "rows": "lstm"}}'])
     dialogsum, samsum = config.resolved("dialogsum"), config.resolved("samsum")
-    assert dialogsum.budget() == {"kind": "minutes", "value": 5} and [r[0] for r in dialogsum.planned_rows()] == ["rnn", "lstm"]
+    assert dialogsum.budget() == {"kind": "minutes", "value": 5} and [r[0] for r in dialogsum.row_specs()] == ["rnn", "lstm"]
     assert samsum.budget() == {"kind": "target_tokens", "value": 1800000} and samsum.budget_minutes is None
-    assert [r[0] for r in samsum.planned_rows()] == ["lstm"] and samsum.vocab_size == dialogsum.vocab_size
+    assert [r[0] for r in samsum.row_specs()] == ["lstm"] and samsum.vocab_size == dialogsum.vocab_size
     for per_task, problem in (('{"multi30k": {"seed": 1}}', "names 'multi30k', which --tasks does not list"),
                               ('{"samsum": {"runs_dir": "x"}}', "samsum: runs_dir cannot be set per task"),
                               ("samsum=1", "--per_task is not JSON"), ('{"samsum": 1}', "--per_task: give")):
@@ -349,25 +348,25 @@ def test_per_task_settings_apply_to_their_task_alone_and_are_checked():
 def test_two_process_compare_trains_together_and_tests_and_writes_once(tmp_path):
     """Under `accelerate launch` both processes train each row; only the main one trains the
     tokenizer, tests, writes the results and prints them."""
-    flags = ["--preset", "tiny", "--runs_dir", str(tmp_path), "--archs", "lstm"]
+    flags = ["--preset", "test", "--runs_dir", str(tmp_path), "--archs", "lstm"]
     output = finish(run_script("compare.py", flags, two_cpu_processes(), ACCELERATE_USE_CPU="1"), timeout=600)
     assert output.count("multi30k-de-en: training the shared tokenizer") == 1
     announced = output.index("lineage compare: 1 model to train; estimated ")  # once, before anything trains
     assert output.count("lineage compare: 1 model to train") == 1 and announced < output.index("testing the best model")
     assert output.count("multi30k-de-en/lstm: testing the best model") == 1
     assert output.count("multi30k-de-en lstm: bleu") == 1
-    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    results = json.loads((tmp_path / "test" / "results.json").read_text())
     entry = results["tasks"]["multi30k-de-en"]
     assert entry["errors"] == {}
     assert entry["models"]["lstm"]["training"]["num_processes"] == 2
-    row = json.loads((tmp_path / "tiny" / "multi30k-de-en" / "lstm" / "row.json").read_text())
+    row = json.loads((tmp_path / "test" / "multi30k-de-en" / "lstm" / "row.json").read_text())
     assert row == entry["models"]["lstm"]
-    assert (tmp_path / "tiny" / "report.md").exists()
+    assert (tmp_path / "test" / "report.md").exists()
 
 
 
 def test_row_labels_name_what_changes_a_recurrent_model():
-    from pipelines.compare import row_label
+    from lineage.comparison.rows import row_label
 
     summarizer = {"attention": "luong-general", "scaled_attention": True, "source_embedding_residual": True}
     assert row_label("rnn", summarizer, "random") == "RNN + scaled luong-general attention + embedding residual"
@@ -379,13 +378,13 @@ def test_row_labels_name_what_changes_a_recurrent_model():
 def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
     """A summarization compare scores LEAD-3 and LONGEST-3 with the models' metric code, trains the
     pointer-generator row for the LSTM only, and flags every row that falls below a baseline."""
-    from pipelines.baselines import extract
-    from pipelines.data import load_test_references
-    from pipelines.evaluation import score
-    from pipelines.tables import tokens_text
-    from pipelines.tasks import get_task
+    from lineage.data.loading import load_test_references
+    from lineage.data.tasks import get_task
+    from lineage.evaluation.baselines import extract
+    from lineage.evaluation.generation import score
+    from lineage.report.tables import tokens_text
 
-    config = CompareConfig(preset="tiny", tasks="dialogsum", archs="lstm,transformer",
+    config = CompareConfig(preset="test", tasks="dialogsum", archs="lstm,transformer",
                            variants="pointer-generator:lstm", runs_dir=str(tmp_path))
     entry = compare(config).to_dict()["tasks"]["dialogsum"]
     assert list(entry["models"]) == ["lstm", "transformer", "lstm-pointer-generator"]
@@ -395,7 +394,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
     sources, references = load_test_references(task)
     lead = score(task, extract("lead-3", sources[:12]), references[:12])
     assert entry["baselines"]["lead-3"]["test"]["rouge2"] == pytest.approx(lead["rouge2"])
-    report = (tmp_path / "tiny" / "report.md").read_text()
+    report = (tmp_path / "test" / "report.md").read_text()
     assert "*LEAD-3 (first 3 utterances), no training*" in report and "LONGEST-3" in report
     assert "Rows that copy from the source (pointer-generator): LSTM + luong-general attention + copy and coverage" in report
     assert "and no baseline above it on every ROUGE score. Below that" in report
@@ -417,8 +416,8 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
                         else f"below {name} ({value:.2f}) at {tokens_text(counts[-1])}")
             assert expected in crossing, crossing
     # A row without milestone scores (from a run made without --milestones) gets no line, and the others keep theirs.
-    from pipelines.curves import baseline_crossings
-    from pipelines.results import TaskEntry
+    from lineage.report.curves import baseline_crossings
+    from lineage.report.results import TaskEntry
     lstm = entry["models"]["lstm"]
     unscored = TaskEntry.from_dict({**entry, "models": {**entry["models"], "lstm": {**lstm, "milestones": []}}})
     lines = baseline_crossings(unscored)
@@ -428,7 +427,7 @@ def test_summarization_report_has_baselines_copy_rows_and_flags(tmp_path):
 def test_a_larger_budget_continues_each_row_and_a_smaller_one_is_refused(tmp_path):
     """A row trained on 4k target tokens and continued to 6k is the row trained on 6k at once."""
     def tiny(name, **settings):
-        return CompareConfig(preset="tiny", runs_dir=str(tmp_path), name=name, archs="lstm", milestones="2k", **settings)
+        return CompareConfig(preset="test", runs_dir=str(tmp_path), name=name, archs="lstm", milestones="2k", **settings)
 
     straight = compare(tiny("straight")).task("multi30k-de-en").models["lstm"]
     compare(tiny("continued", budget_target_tokens=4000))

@@ -17,9 +17,8 @@ be the same.
 import os
 from pathlib import Path
 
-import pytest
-
 import isolated  # tests/isolated.py
+import pytest
 
 HERE = Path(__file__).resolve().parent
 COMPAT = HERE / "compat"

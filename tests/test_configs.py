@@ -5,16 +5,15 @@ from dataclasses import fields
 
 import pytest
 import yaml
-
-from pipelines.compare import TRAINING_FIELDS, CompareConfig
-from pipelines.configs import parse_config
-from pipelines.study.grid import StudyConfig
-from pipelines.training import TrainConfig
+from lineage.comparison.config import TRAINING_FIELDS, CompareConfig
+from lineage.configs import parse_config
+from lineage.study.grid import StudyConfig
+from lineage.training.config import TrainConfig
 
 SETTINGS = {
     TrainConfig: {"output_dir": "runs/x", "arch": "rnn", "max_steps": 7},
-    CompareConfig: {"preset": "tiny", "rows": "lstm-pointer-generator", "budget_target_tokens": 900},
-    StudyConfig: {"preset": "tiny", "seeds": "0,3"},
+    CompareConfig: {"preset": "test", "rows": "lstm-pointer-generator", "budget_target_tokens": 900},
+    StudyConfig: {"preset": "test", "seeds": "0,3"},
 }
 
 

@@ -1,26 +1,19 @@
-"""Tasks and data: loading the shared benchmarks offline, bad input, batching."""
+"""Tasks and data: loading the shared tasks offline, bad input, batching."""
 
 import json
 import logging
 import os
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-from pipelines.data import (
-    DataError,
-    Seq2SeqCollator,
-    TokenBatchSampler,
-    load_splits,
-    load_test_references,
-    padding_fraction,
-    tokenize_split,
-)
-from pipelines.tasks import get_task
+from lineage.data.batching import Seq2SeqCollator, TokenBatchSampler, padding_fraction
+from lineage.data.encoding import tokenize_split
+from lineage.data.loading import DataError, load_splits, load_test_references
+from lineage.data.tasks import get_task
 
 
 def sizes(splits):
@@ -36,7 +29,7 @@ def sizes(splits):
         ("samsum", {"train": 14731, "validation": 818, "test": 819}),
     ],
 )
-def test_shared_benchmarks_load_offline_with_documented_sizes(name, expected):
+def test_shared_tasks_load_offline_with_documented_sizes(name, expected):
     task = get_task(name)
     assert task.resolved_dataset().endswith(name), "LINEAGE_DATA_DIR should point at the shared data"
     assert sizes(load_splits(task)) == expected
@@ -102,8 +95,8 @@ def test_custom_local_folder_with_explicit_columns(custom_folder):
     assert splits["train"][3] == {"text_in": "source 3", "text_out": "target 3"}
 
 
-def test_unknown_benchmark_names_the_choices():
-    with pytest.raises(ValueError, match="unknown benchmark 'wmt99'.*multi30k.*--source_column"):
+def test_unknown_task_names_the_choices():
+    with pytest.raises(ValueError, match="unknown task 'wmt99'.*multi30k.*--source_column"):
         get_task("wmt99")
 
 
@@ -153,8 +146,8 @@ def test_splits_with_conflicting_types_are_an_error(custom_folder):
 
 def test_unreachable_hub_while_offline_says_how_to_fix(tmp_path):
     code = (
-        "from pipelines.tasks import get_task\n"
-        "from pipelines.data import load_splits\n"
+        "from lineage.data.tasks import get_task\n"
+        "from lineage.data.loading import load_splits\n"
         "load_splits(get_task('dialogsum'))\n"
     )
     env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}

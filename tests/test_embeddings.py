@@ -16,16 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from pipelines.embeddings import (
-    coverage,
-    embedding_matrix,
-    load_word2vec,
-    nearest,
-    save_word2vec,
-    train_word2vec,
-)
-from pipelines.tokenizer import train_tokenizer
+from lineage.data.tokenizer import train_tokenizer
+from lineage.data.word2vec import coverage, embedding_matrix, load_word2vec, nearest, save_word2vec, train_word2vec
 
 DATA_DIR = Path(os.environ.get("LINEAGE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MULTI30K = DATA_DIR / "multi30k"
@@ -180,7 +172,7 @@ def test_training_is_reproducible_across_processes_and_hash_seeds(tokenizer, tex
     script = textwrap.dedent(
         f"""
         import json
-        from pipelines.embeddings import save_word2vec, train_word2vec
+        from lineage.data.word2vec import save_word2vec, train_word2vec
         class Pieces:
             def tokenize(self, text):
                 return text.split(" ")
@@ -219,7 +211,7 @@ def test_empty_text_is_a_clear_error(tokenizer, empty):
 
 @pytest.mark.parametrize("freeze", [True, False])
 def test_init_embeddings_copies_the_matrix_and_freeze_stops_its_gradient(tokenizer, matrix, freeze):
-    import models
+    from lineage import models
 
     torch.manual_seed(0)
     model = models.build_model("transformer", tokenizer, size="tiny")
@@ -247,7 +239,7 @@ def test_init_embeddings_copies_the_matrix_and_freeze_stops_its_gradient(tokeniz
 
 
 def test_init_embeddings_rejects_a_matrix_of_the_wrong_size(tokenizer):
-    import models
+    from lineage import models
 
     model = models.build_model("transformer", tokenizer, size="tiny")
     wrong = embedding_matrix(train_word2vec(tokenizer, ["Ein Mann schläft."], SIZE * 2, epochs=1), tokenizer)

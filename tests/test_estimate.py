@@ -1,17 +1,16 @@
 """The compare's time estimate: measured on the row's own model and data, extrapolated to its budget."""
 
 import pytest
-
-from pipelines.estimate import estimate_row
-from pipelines.tokenizer import load_tokenizer
-from pipelines.training import TrainConfig
+from lineage.comparison.estimate import estimate_row
+from lineage.data.tokenizer import load_tokenizer
+from lineage.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from pipelines.data import load_splits
-    from pipelines.tasks import get_task
-    from pipelines.tokenizer import save_tokenizer, train_tokenizer
+    from lineage.data.loading import load_splits
+    from lineage.data.tasks import get_task
+    from lineage.data.tokenizer import save_tokenizer, train_tokenizer
 
     task = get_task("multi30k")
     train = load_splits(task, ("train",))["train"].select(range(2000))
@@ -21,7 +20,7 @@ def tokenizer(tmp_path_factory):
 
 
 def config(tmp_path, **budget) -> TrainConfig:
-    return TrainConfig(output_dir=str(tmp_path / "row"), arch="lstm", preset="tiny", eval_samples=8, eval_every=20,
+    return TrainConfig(output_dir=str(tmp_path / "row"), arch="lstm", preset="test", eval_samples=8, eval_every=20,
                        **budget).resolved()
 
 

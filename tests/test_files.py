@@ -5,9 +5,14 @@ import logging
 import os
 
 import pytest
-
-from pipelines.files import (
-    append_line, clear_interrupted_writes, read_json_lines, write_folder, write_json, write_lines, write_text,
+from lineage.files import (
+    append_line,
+    clear_interrupted_writes,
+    read_json_lines,
+    write_folder,
+    write_json,
+    write_lines,
+    write_text,
 )
 
 

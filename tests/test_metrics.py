@@ -1,9 +1,9 @@
 """The project's evaluate metric modules reproduce sacreBLEU and rouge_score exactly.
 
 Everything runs offline: the modules are loaded by path through
-`pipelines.metrics.load_metric`, and subprocesses prove it with the network
+`lineage.evaluation.metrics.load_metric`, and subprocesses prove it with the network
 disabled and the working directory elsewhere. The modules share their input
-checks through pipelines/metrics/references.py, which evaluate must copy into
+checks through pipelines/evaluation/metrics/references.py, which evaluate must copy into
 its modules cache with each of them.
 """
 
@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
+from lineage.evaluation.metrics import METRIC_FILES, load_metric
 from rouge_score import rouge_scorer
-
-from pipelines.metrics import METRIC_FILES, load_metric
 
 SACREBLEU_VERSION = sacrebleu.__version__
 
@@ -371,7 +370,7 @@ _OFFLINE_SCRIPT = textwrap.dedent(
     socket.getaddrinfo = no_network
 
     import evaluate
-    from pipelines.metrics import load_metric
+    from lineage.evaluation.metrics import load_metric
 
     result = {"module_files": {}}
     for name in ["sacrebleu", "chrf", "rouge"]:
@@ -471,8 +470,8 @@ def test_shared_module_is_copied_into_an_empty_modules_cache(tmp_path, bleu, chr
 def test_the_task_vocabulary_names_what_the_modules_compute(bleu, chrf, rouge):
     """tasks.SCORES is the one metric vocabulary; lineage_rouge.py keeps its own ROUGE_TYPES because evaluate
     loads it alone by path. Every score the vocabulary names is in its module's result."""
-    from pipelines.metrics import lineage_rouge
-    from pipelines.tasks import SCORES
+    from lineage.data.tasks import SCORES
+    from lineage.evaluation.metrics import lineage_rouge
 
     assert tuple(score.key for score in SCORES["summarization"]) == lineage_rouge.ROUGE_TYPES
     modules = {"sacrebleu": bleu, "chrf": chrf, "rouge": rouge}

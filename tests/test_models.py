@@ -1,15 +1,15 @@
 """models/__init__.py: the build entry point and the size presets."""
 
 import pytest
-
-from models import ARCHITECTURES, SIZES, build_model
+from lineage.models import SIZES, build_model
+from lineage.models.architectures import ARCHITECTURES
 
 
 def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize("size", ["demo", "full"])
+@pytest.mark.parametrize("size", ["small", "base"])
 def test_sizes_of_one_name_have_similar_parameter_counts(size, multi30k_tokenizer):
     counts = {arch: parameters(build_model(arch, multi30k_tokenizer, size)) for arch in ARCHITECTURES}
     assert max(counts.values()) / min(counts.values()) < 1.25, counts
@@ -27,4 +27,4 @@ def test_unknown_architecture_and_size_are_named(toy_tokenizer):
         build_model("gpt", toy_tokenizer)
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
         build_model("lstm", toy_tokenizer, "huge")
-    assert set(SIZES["demo"]) == set(ARCHITECTURES)
+    assert set(SIZES["small"]) == set(ARCHITECTURES)

@@ -1,7 +1,7 @@
 """pipeline("translation"/"summarization") on saved model folders (transformers 5).
 
 transformers 5 removed these pipelines; every folder written by
-`models.save_model_folder` restores them through `custom_pipelines` and its
+`lineage.models.save_model_folder` restores them through `custom_pipelines` and its
 own copy of models/text2text_pipeline.py. The folders are checked the way a
 Hub user would use them: in a fresh process, in another directory, where the
 Lineage project cannot be imported. Their outputs must equal in-process
@@ -13,9 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import isolated  # tests/isolated.py
+import pytest
 
 HERE = Path(__file__).resolve().parent
 COMPAT = HERE / "compat"
@@ -35,15 +34,15 @@ def test_isolated_process_cannot_import_project(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import importlib.util, json, transformers\n"
-        "print(json.dumps({n: importlib.util.find_spec(n) is not None for n in ('models', 'pipelines')}))\n"
+        "print(json.dumps({n: importlib.util.find_spec(n) is not None for n in ('lineage',)}))\n"
     )
     command, env = isolated.isolated_python_command(probe)
     done = subprocess.run(command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"models": False, "pipelines": False}
+    assert json.loads(done.stdout) == {"lineage": False}
     # ...while the same probe without the isolation does see it (so the check means something).
     plain = subprocess.run([sys.executable, str(probe)], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
-    assert json.loads(plain.stdout)["models"] is True
+    assert json.loads(plain.stdout)["lineage"] is True
 
 
 def test_pipeline_file_is_self_contained():

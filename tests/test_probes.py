@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
-from models import build_model
-from pipelines import probes
-from pipelines.embeddings import train_word2vec
+from lineage.data.word2vec import train_word2vec
+from lineage.evaluation import probes
+from lineage.models import build_model
 
 
 def test_sense_occurrences_label_by_the_reference_and_skip_ambiguous_ones():

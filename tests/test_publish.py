@@ -13,15 +13,14 @@ import uuid
 from pathlib import Path
 
 import huggingface_hub
+import isolated  # tests/isolated.py
 import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import filter_repo_objects
-
-import isolated  # tests/isolated.py
-from pipelines.hub import publish as publishing
-from pipelines.hub.cards import model_card, write_card
-from pipelines.hub.publish import PublishError, files_to_publish, publish, run_card
-from pipelines.results import Results
+from lineage.hub import publish as publishing
+from lineage.hub.cards import model_card, write_card
+from lineage.hub.publish import PublishError, files_to_publish, publish, run_card
+from lineage.report.results import Results
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -203,7 +202,7 @@ def test_local_dir_offline_subprocess_leaves_no_token(run, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": secret, "HF_HOME": str(hf_home)}
     script = (
         "import logging, sys\n"
-        "from pipelines.hub.publish import publish\n"
+        "from lineage.hub.publish import publish\n"
         "logging.basicConfig(level=logging.DEBUG)\n"  # everything publish (and huggingface_hub) logs is checked too
         "print(publish(sys.argv[1], sys.argv[2], local_dir=sys.argv[3]))\n"
     )
@@ -287,7 +286,7 @@ def test_local_dir_rules(run, lstm_copy, tmp_path, no_network):
 def test_card_outside_a_run_is_published_as_it_is(lstm_copy, tmp_path, caplog):
     """No results.json above the folder: its own card goes out unchanged, with a warning if it names another repo."""
     assert run_card(lstm_copy, "someone/other-name") is None
-    with caplog.at_level("WARNING", logger="pipelines.hub.publish"):
+    with caplog.at_level("WARNING", logger="lineage.hub.publish"):
         publish(lstm_copy, "someone/other-name", local_dir=tmp_path / "out")
     assert "names the model 'someone/lineage-multi30k-de-en-lstm', not 'someone/other-name'" in caplog.text
     assert (tmp_path / "out" / "README.md").read_bytes() == (lstm_copy / "README.md").read_bytes()
@@ -337,8 +336,7 @@ import importlib.util, json, sys
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, pipeline
 
-assert importlib.util.find_spec("models") is None, "the project is importable"
-assert importlib.util.find_spec("pipelines") is None, "the project is importable"
+assert importlib.util.find_spec("lineage") is None, "the project is importable"
 result = {}
 for folder in sys.argv[1:]:
     # As the card's snippet says: AutoTokenizer reads config.json, so custom-code folders need the flag.

@@ -14,16 +14,15 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForSeq2SeqLM
-
-import models
-from models.recurrent.configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
-from models.recurrent.modeling_recurrent import (
-    LSTMForConditionalGeneration,
+from lineage import models
+from lineage.models.recurrent.configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
+from lineage.models.recurrent.modeling_recurrent import (
     STATE_FIELD,
+    LSTMForConditionalGeneration,
     RecurrentEncoderOutput,
     RNNForConditionalGeneration,
 )
+from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
 PAD, BOS, EOS = 0, 1, 2
 VOCAB = 20  # ids 4..19 are "words"
@@ -468,7 +467,7 @@ def test_auto_classes_build_by_model_type():
 
 
 def test_build_model_with_a_trained_tokenizer():
-    from pipelines.tokenizer import train_tokenizer
+    from lineage.data.tokenizer import train_tokenizer
 
     texts = ["a small dog runs .", "ein kleiner Hund rennt .", "the cat sleeps .", "die Katze schläft ."] * 3
     tokenizer = train_tokenizer(texts, vocab_size=60, min_frequency=1)
@@ -573,11 +572,10 @@ def test_fresh_process_loads_with_trust_remote_code(tmp_path, toy, trained_lstm)
         f"""
         import json, sys
         # The project must not be importable: only the folder's own code may be used.
-        sys.modules["models"] = None
-        sys.modules["pipelines"] = None
+        sys.modules["lineage"] = None
         try:
-            import models
-            raise SystemExit("models is importable")
+            from lineage import models
+            raise SystemExit("lineage is importable")
         except ImportError:
             pass
         import torch
@@ -721,7 +719,7 @@ def test_copy_attention_copies_tokens_never_seen_in_training(copy):
 
 
 def test_transformer_copy_is_refused():
-    from pipelines.training import TrainConfig
+    from lineage.training.config import TrainConfig
 
     with pytest.raises(ValueError, match="recurrent models"):
         TrainConfig(output_dir="unused", arch="transformer", copy_attention=True, max_steps=1).resolved()

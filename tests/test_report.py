@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.report import README_SECTION, refresh_readme, results_tables
-from pipelines.results import Results
+from lineage.report.document import README_SECTION, refresh_readme, results_tables
+from lineage.report.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def test_refreshing_a_readme_rewrites_its_sections_and_keeps_the_rest(tmp_path):
     results.save(tmp_path / "results.json")
     readme = tmp_path / "README.md"
     readme.write_text("# Title\n\nBefore.\n\n<!-- results: results.json -->\nold table\n<!-- end results -->\n\nAfter.\n")
-    command = [sys.executable, "-m", "pipelines.cli", "report", "--readme", str(readme)]
+    command = [sys.executable, "-m", "lineage.cli", "report", "--readme", str(readme)]
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "section from results.json" in output
     text = readme.read_text()
@@ -34,7 +34,7 @@ def test_refreshing_a_readme_rewrites_its_sections_and_keeps_the_rest(tmp_path):
 
 
 def test_report_command_names_a_missing_results_file_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "report", str(tmp_path)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "lineage.cli", "report", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == (f"lineage report: {tmp_path}/results.json does not exist: is {tmp_path} a "
@@ -43,7 +43,7 @@ def test_report_command_names_a_missing_results_file_in_one_line(tmp_path):
 
 def test_a_report_of_rows_without_validation_evaluations_says_so_and_draws_no_empty_plot(tmp_path):
     """Rows of results files that predate `evaluations` (docs/cpu-summarization's DialogSum rows)."""
-    from pipelines.report import write_report
+    from lineage.report.document import write_report
 
     results = Results.load(ROOT / "docs" / "demo-cpu" / "results.json")
     plots = write_report(results, tmp_path)

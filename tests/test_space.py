@@ -8,19 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import browser  # tests/browser.py
 import huggingface_hub
+import isolated  # tests/isolated.py
 import pytest
 from huggingface_hub import SpaceCard
 from launch import free_port
+from lineage import app
+from lineage.hub import publish as publishing
+from lineage.hub import space
+from lineage.hub.publish import OFFLINE_MESSAGE, PublishError, publish
+from lineage.hub.space import SPACE_FILES, model_repos, publish_space
 from transformers import pipeline
-
-import browser  # tests/browser.py
-import isolated  # tests/isolated.py
-from pipelines import app
-from pipelines.hub import publish as publishing
-from pipelines.hub import space
-from pipelines.hub.publish import OFFLINE_MESSAGE, PublishError, publish
-from pipelines.hub.space import SPACE_FILES, model_repos, publish_space
 
 TASK = "multi30k-de-en"
 ROWS = ["rnn", "lstm", "transformer"]
@@ -142,14 +141,14 @@ def test_upload_offline_is_a_clear_error(tiny_compare_run, monkeypatch):
 
 def test_cli_writes_the_space_and_says_which_models_to_publish(tiny_compare_run, tmp_path):
     out = tmp_path / "space"
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "publish-space", str(tiny_compare_run),
+    done = subprocess.run([sys.executable, "-m", "lineage.cli", "publish-space", str(tiny_compare_run),
                            "--repo-id", "you/lineage-demo", "--local-dir", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(path.name for path in out.iterdir()) == list(SPACE_FILES)
     for row in ROWS:
         assert f"lineage publish {tiny_compare_run / 'models' / f'{TASK}-{row}'} --repo_id you/lineage-{TASK}-{row}" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "pipelines.cli", "publish-space", str(tiny_compare_run),
+    bad = subprocess.run([sys.executable, "-m", "lineage.cli", "publish-space", str(tiny_compare_run),
                           "--repo-id", "you/x", "--model-repo", "no-equals-sign"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--model_repo takes FOLDER=REPO" in bad.stderr
 

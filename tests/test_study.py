@@ -2,22 +2,21 @@
 
 import json
 
+import lineage.comparison.running
 import pytest
-
-import pipelines.compare
-from pipelines.errors import ConfigError
-from pipelines.presets import study_preset
-from pipelines.architectures import LABELS
-from pipelines.study.grid import StudyConfig, planned_cells, settings_of
-from pipelines.study.runner import QUESTIONS, study
-from pipelines.tables import tokens_text
+from lineage.errors import ConfigError
+from lineage.models.architectures import LABELS
+from lineage.report.tables import tokens_text
+from lineage.study.grid import StudyConfig, planned_cells, settings_of
+from lineage.study.presets import study_preset
+from lineage.study.runner import QUESTIONS, study
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    config = StudyConfig(preset="tiny", runs_dir=str(tmp_path_factory.mktemp("runs")))
+    config = StudyConfig(preset="test", runs_dir=str(tmp_path_factory.mktemp("runs")))
     return config, study(config)
 
 
@@ -93,8 +92,8 @@ def test_cells_made_with_other_settings_are_not_reused(tiny_study, monkeypatch):
     """A changed preset budget reused every finished cell under the old budget. (A larger one now continues
     each cell's run, as compare does; a smaller one cannot be had from them.)"""
     config, _ = tiny_study
-    monkeypatch.setitem(study_preset("tiny")["tasks"]["dialogsum"], "budget_target_tokens", 300)
-    monkeypatch.setattr(pipelines.compare, "train", lambda c: pytest.fail("trained before refusing"))
+    monkeypatch.setitem(study_preset("test")["tasks"]["dialogsum"], "budget_target_tokens", 300)
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda c: pytest.fail("trained before refusing"))
     with pytest.raises(ConfigError, match=r"dialogsum/rnn-nall-s0, dialogsum/rnn-nall-s1, .* "
                                           r"\(budget_target_tokens: 600 -> 300\).*--overwrite true"):
         study(config)
@@ -110,7 +109,7 @@ def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkey
     kept = {cell: (run / "multi30k-de-en" / cell.row / "row.json").stat().st_mtime_ns
             for cell in cells[:-2] if cell.task == "multi30k"}
     trained = []
-    real_train = pipelines.compare.train
+    real_train = lineage.comparison.running.train
 
     def crash_on_second(train_config):
         trained.append(train_config.output_dir)
@@ -118,13 +117,13 @@ def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkey
             raise KeyboardInterrupt("simulated interruption")
         return real_train(train_config)
 
-    monkeypatch.setattr(pipelines.compare, "train", crash_on_second)
+    monkeypatch.setattr(lineage.comparison.running, "train", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
         study(config)
     assert trained[0].endswith(unfinished[0].row)
 
     trained.clear()
-    monkeypatch.setattr(pipelines.compare, "train", lambda c: trained.append(c.output_dir) or real_train(c))
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda c: trained.append(c.output_dir) or real_train(c))
     document = study(config)
     assert [t.split("/")[-1] for t in trained] == [unfinished[1].row]  # only the cell that never finished
     assert all((run / "multi30k-de-en" / c.row / "row.json").stat().st_mtime_ns == t for c, t in kept.items())
@@ -138,7 +137,7 @@ def test_the_committed_study_md_is_what_its_study_json_renders():
     which keeps one record per line): every verdict line is its own paragraph, as the runner writes it."""
     from pathlib import Path
 
-    from pipelines.study.runner import study_markdown
+    from lineage.study.runner import study_markdown
 
     folder = Path(__file__).resolve().parents[1] / "docs" / "study-demo"
     document = json.loads((folder / "study.json").read_text())

@@ -12,9 +12,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from lineage.data.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 from transformers import AutoTokenizer
-
-from pipelines.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 
 DATA_DIR = Path(os.environ.get("LINEAGE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MULTI30K = DATA_DIR / "multi30k"

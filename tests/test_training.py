@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from launch import finish, kill_tree, run_script, two_cpu_processes
+from lineage.configs import parse_config
+from lineage.errors import ConfigError
+from lineage.training.checkpoints import CheckpointError
+from lineage.training.config import TrainConfig
+from lineage.training.loop import train
 from safetensors.torch import load_file
 
-from launch import finish, kill_tree, run_script, two_cpu_processes
-from pipelines.configs import parse_config
-from pipelines.errors import ConfigError
-from pipelines.training import CheckpointError, TrainConfig, train
-
 # Small enough for seconds per run, real enough to learn: 300 Multi30k pairs, a 400-piece vocabulary.
-TINY = dict(preset="tiny", train_samples=300, vocab_size=400, eval_samples=16, log_every=5)
+TINY = dict(preset="test", train_samples=300, vocab_size=400, eval_samples=16, log_every=5)
 
 
 def tiny_flags(output_dir, **overrides) -> list[str]:
@@ -167,7 +168,7 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
      "train_samples: 300 -> 200; seed: 0 -> 5; batch_tokens: 512 -> 256"),
     # Was reported as "checkpoint unreadable".
     (dict(arch="lstm"), "arch: 'rnn' -> 'lstm'"),
-    (dict(size="demo"), "size: 'tiny' -> 'demo'"),
+    (dict(size="small"), "size: 'tiny' -> 'small'"),
 ])
 def test_resuming_with_a_changed_defining_setting_is_refused(finished_run, tmp_path, changes, message):
     run = copy_of(finished_run, tmp_path)
@@ -251,7 +252,7 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(f"output_dir: {tmp_path / 'run'}\narch: transformer\npreset: demo\nmax_steps: 5\n")
     config = parse_config(TrainConfig, [str(path)]).resolved()
-    assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "demo", 1024)
+    assert (config.arch, config.schedule, config.size, config.batch_tokens) == ("transformer", "inverse_sqrt", "small", 1024)
     with pytest.raises(ValueError, match="set a budget"):
         TrainConfig(output_dir=str(tmp_path)).resolved()
     with pytest.raises(ValueError, match="unknown architecture 'gpt'"):
@@ -259,7 +260,7 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
 
 
 def test_the_summarization_rnn_recipe_reaches_the_model_and_a_flag_overrides_it(tmp_path):
-    from models import model_config
+    from lineage.models import model_config
 
     def rnn_config(task, **flags):
         config = TrainConfig(output_dir=str(tmp_path), arch="rnn", task=task, max_steps=1, **flags).resolved()
@@ -287,21 +288,21 @@ def test_the_summarization_rnn_recipe_reaches_the_model_and_a_flag_overrides_it(
     ("mixed_precision", "fp8", "unknown mixed_precision 'fp8'"),
     ("size", "huge", "unknown model size 'huge'"),
     ("attention", "global", "unknown attention 'global'"),
-    ("task", "wmt14", "unknown benchmark 'wmt14'"),
+    ("task", "wmt14", "unknown task 'wmt14'"),
 ])
 def test_a_bad_setting_fails_before_any_data_is_loaded(tmp_path, monkeypatch, flag, value, message):
     """Each of these used to fail late (ZeroDivisionError after the data was prepared) or not at all
     (keep_checkpoints 0 kept every checkpoint)."""
-    import pipelines.training
+    import lineage.training.preparation
 
-    monkeypatch.setattr(pipelines.training, "load_splits", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr(lineage.training.preparation, "load_splits", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(ConfigError, match=message):
         train(parse_config(TrainConfig, tiny_flags(tmp_path, **{"arch": "lstm", "max_steps": 10, flag: value})))
 
 
 def test_configure_cpu_flushes_denormal_floats():
     """Denormals (a trained RNN's backward pass is full of them) become zero, so CPU math stays fast."""
-    from pipelines.training import configure_cpu
+    from lineage.training.cpu import configure_cpu
 
     denormal = torch.finfo(torch.float32).tiny / 4
     configure_cpu()
@@ -315,7 +316,7 @@ def test_configure_cpu_flushes_denormal_floats():
 
 MAPPED_AND_KEPT = """
 import ctypes, sys, torch
-from pipelines.training import keep_freed_memory
+from lineage.training.cpu import keep_freed_memory
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in

@@ -5,10 +5,9 @@ import subprocess
 import sys
 
 import pytest
-
-from pipelines.study import stats
-from pipelines.study.runner import QUESTIONS
-from pipelines.study.stats import summary
+from lineage.report import stats
+from lineage.report.stats import summary
+from lineage.study.runner import QUESTIONS
 
 
 def quality(translation: dict, summarization: dict) -> dict:
@@ -21,7 +20,7 @@ def quality(translation: dict, summarization: dict) -> dict:
 
 
 def test_the_statistics_load_without_torch_or_accelerate():
-    code = "import sys, pipelines.study.stats; print(sorted({'torch', 'accelerate'} & set(sys.modules)))"
+    code = "import sys, lineage.report.stats; print(sorted({'torch', 'accelerate'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

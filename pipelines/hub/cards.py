@@ -22,13 +22,14 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..architectures import RECURRENT
+from ..data.tasks import SCORES, TaskSpec, metric_modules, named_task_of, score_name
 from ..files import write_text
-from ..tables import budget_text, comparison_table
-from ..results import Results, Row, TaskEntry, TaskSummary
-from ..tasks import SCORES, metric_modules, score_name
+from ..models.architectures import RECURRENT
+from ..report.results import Results, Row, TaskEntry, TaskSummary
+from ..report.tables import budget_text, comparison_table
+from .architecture_text import EMBEDDINGS, architecture_lines, attention_description, integer_text
 
-TEMPLATE = importlib.resources.files("model_cards") / "template.md"
+TEMPLATE = importlib.resources.files("lineage.model_cards") / "template.md"
 CARD_NAME = "README.md"
 
 PIPELINE_TAGS = {"translation": "translation", "summarization": "summarization"}
@@ -47,81 +48,7 @@ HUB_LICENSES = {
     "ofl-1.1", "ncsa", "unlicense", "zlib", "pddl", "unknown",
 }
 
-# What the card says about the benchmarks it knows: display name, the licence
-# terms' page (for licences the Hub has no id for) and the citation.
-DATASETS = {
-    "bentrevett/multi30k": dict(
-        name="Multi30k",
-        domain="short image captions",
-        license_name="flickr30k-noncommercial",
-        license_link="https://github.com/multi30k/dataset",
-        citation="""@inproceedings{elliott-etal-2016-multi30k,
-    title = "{M}ulti30{K}: Multilingual {E}nglish-{G}erman Image Descriptions",
-    author = "Elliott, Desmond and Frank, Stella and Sima{'}an, Khalil and Specia, Lucia",
-    booktitle = "Proceedings of the 5th Workshop on Vision and Language",
-    year = "2016",
-    publisher = "Association for Computational Linguistics",
-    url = "https://aclanthology.org/W16-3210",
-    doi = "10.18653/v1/W16-3210",
-    pages = "70--74",
-}""",
-    ),
-    "knkarthick/dialogsum": dict(
-        name="DialogSum",
-        domain="everyday spoken dialogues",
-        citation="""@inproceedings{chen-etal-2021-dialogsum,
-    title = "{D}ialog{S}um: {A} Real-Life Scenario Dialogue Summarization Dataset",
-    author = "Chen, Yulong and Liu, Yang and Chen, Liang and Zhang, Yue",
-    booktitle = "Findings of the Association for Computational Linguistics: ACL-IJCNLP 2021",
-    year = "2021",
-    publisher = "Association for Computational Linguistics",
-    url = "https://aclanthology.org/2021.findings-acl.449",
-    doi = "10.18653/v1/2021.findings-acl.449",
-    pages = "5062--5074",
-}""",
-    ),
-    "Samsung/samsum": dict(
-        name="SAMSum",
-        domain="messenger chats",
-        citation="""@inproceedings{gliwa-etal-2019-samsum,
-    title = "{SAMS}um Corpus: A Human-annotated Dialogue Dataset for Abstractive Summarization",
-    author = "Gliwa, Bogdan and Mochol, Iwona and Biesek, Maciej and Wawer, Aleksander",
-    booktitle = "Proceedings of the 2nd Workshop on New Frontiers in Summarization",
-    year = "2019",
-    publisher = "Association for Computational Linguistics",
-    url = "https://aclanthology.org/D19-5409",
-    doi = "10.18653/v1/D19-5409",
-    pages = "70--79",
-}""",
-    ),
-}
-
-ATTENTION = {
-    "none": ("no attention: the decoder sees the source only through the encoder's final state "
-             "(Sutskever et al., 2014; Cho et al., 2014)", "no-attention"),
-    "bahdanau": ("additive attention (Bahdanau et al., 2015); the previous decoder state is the query",
-                 "bahdanau-attention"),
-    "luong-dot": ("multiplicative attention with the dot score (Luong et al., 2015)", "luong-attention"),
-    "luong-general": ("multiplicative attention with the general (bilinear) score (Luong et al., 2015)",
-                      "luong-attention"),
-}
-TRANSFORMER_ATTENTION = (
-    "multi-head scaled dot-product self-attention in encoder and decoder, and cross-attention over the "
-    "encoder outputs (Vaswani et al., 2017)",
-    "multi-head-attention",
-)
-CELLS = {"rnn": "Elman RNN (tanh)", "gru": "GRU (Cho et al., 2014)", "lstm": "LSTM (Hochreiter & Schmidhuber, 1997)"}
-EMBEDDINGS = {
-    "random": "random initialisation (everything is trained from scratch)",
-    "word2vec": "initialised from word2vec vectors (gensim) trained on the task's tokenized training text, "
-                "then trained with the rest of the model",
-    "word2vec-frozen": "word2vec vectors (gensim) trained on the task's tokenized training text, "
-                       "kept frozen during training",
-}
-# Summarization inputs for the usage snippets, in each benchmark's own dialogue format.
-EXAMPLE_DIALOGUES = {
-    "knkarthick/dialogsum": "#Person1#: Are we still meeting at noon?\n#Person2#: Yes, at the cafe near the station.",
-}
+# The summarization input of the usage snippets for a task that names none of its own.
 EXAMPLE_DIALOGUE = "Anna: Are we still meeting at noon?\nTom: Yes, at the cafe near the station."
 EXAMPLE_SENTENCES = {
     "en": "A dog runs through the park.",
@@ -284,7 +211,7 @@ def _task_context(task_entry: TaskEntry) -> dict:
     on_hub = _looks_like_hub_id(task.dataset)
     dataset = task.dataset if on_hub else Path(task.dataset).name
     dataset_url = f"https://huggingface.co/datasets/{dataset}" if on_hub else None
-    known = DATASETS.get(dataset, {})
+    known = named_task_of(dataset)
     license_text = task.license or "unknown"
     lowered = license_text.lower()
     license_words = re.split(r"[^a-z]+", lowered)
@@ -292,36 +219,36 @@ def _task_context(task_entry: TaskEntry) -> dict:
         kind=task.kind, pipeline_tag=PIPELINE_TAGS[task.kind], output_key=OUTPUT_KEYS[task.kind],
         dataset=dataset, dataset_on_hub=on_hub, dataset_url=dataset_url,
         dataset_title=_dataset_title(task, dataset, known),
-        dataset_domain=known.get("domain") or "the text of its training data",
+        dataset_domain=(known and known.domain) or "the text of its training data",
         dataset_config=task.multiref_config or task.dataset_config,
         source_language=task.source_language, target_language=task.target_language, languages=_languages(task),
         metric_modules=list(task.metrics or metric_modules(task.kind)),
         main_metric_name=score_name(task.main_metric),
-        example_literal=_python_string(_example(task_entry, dataset)),
+        example_literal=_python_string(_example(task_entry, known)),
         license_text=license_text, license_id=hub_license(license_text) or "other",
-        license_name=known.get("license_name") or _slug(license_text),
-        license_link=known.get("license_link") or dataset_url,
+        license_name=(known and known.license_name) or _slug(license_text),
+        license_link=(known and known.license_link) or dataset_url,
         noncommercial="nc" in license_words or "non-commercial" in lowered or "noncommercial" in lowered,
         noderivatives="nd" in license_words or "no-derivatives" in lowered or "noderivatives" in lowered,
-        citation=known.get("citation"),
+        citation=known and known.citation,
     )
 
 
-def _example(task_entry: TaskEntry, dataset: str) -> str:
+def _example(task_entry: TaskEntry, known: TaskSpec | None) -> str:
     """The usage snippets' input: a real test sentence if short, else a made-up one in the data's format."""
     task, sources = task_entry.task, task_entry.test_sources
     if task.kind == "translation" and sources and len(sources[0]) <= 200:
         return sources[0]
     if task.kind == "translation":
         return EXAMPLE_SENTENCES.get(task.source_language, EXAMPLE_SENTENCES["en"])
-    return EXAMPLE_DIALOGUES.get(dataset, EXAMPLE_DIALOGUE)
+    return (known and known.example_source) or EXAMPLE_DIALOGUE
 
 
 def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
     """What the card says about the model: architecture, sizes, embeddings, training."""
     arch, config, training = entry.arch, entry.model_config, entry.training
     recurrent = arch in RECURRENT
-    attention_text, attention_tag = _attention(arch, config)
+    attention_text, attention_tag = attention_description(arch, config)
     tags = ["lineage", arch, "seq2seq", task.kind, attention_tag]
     if recurrent and config.get("cell") and config["cell"] != arch:
         tags.append(config["cell"])
@@ -331,9 +258,9 @@ def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
         tags.append("custom_code")
     return dict(
         label=entry.label or model_key, arch=arch, recurrent=recurrent, tags=tags,
-        architecture_lines=_architecture_lines(arch, config, attention_text),
+        architecture_lines=architecture_lines(arch, config, attention_text),
         config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
-        parameters=_maybe(_integer, entry.parameters), parameters_short=_maybe(_short, entry.parameters),
+        parameters=_maybe(integer_text, entry.parameters), parameters_short=_maybe(_short, entry.parameters),
         embeddings_text=EMBEDDINGS.get(entry.embeddings, entry.embeddings),
         training_rows=_training_rows(training, score_name(task.main_metric)),
         train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
@@ -355,7 +282,7 @@ def _test_context(test: dict, task: TaskSummary) -> dict:
     length_header, length_rows = _by_length(test.get("by_source_length") or [], task.main_metric)
     generation = test.get("generation") or {}
     return dict(
-        dataset_split=test_split.split()[0], test_split=test_split, test_count=_maybe(_integer, test_count),
+        dataset_split=test_split.split()[0], test_split=test_split, test_count=_maybe(integer_text, test_count),
         metric_rows=metric_rows, signature_rows=[row for row in metric_rows if row["signature"]],
         generation_text=", ".join(f"`{key}={value!r}`" for key, value in generation.items()),
         generate_args="".join(f", {key}={value!r}" for key, value in generation.items()),
@@ -377,80 +304,11 @@ def _languages(task: TaskSummary) -> list[str]:
     return list(dict.fromkeys(language for language in languages if language)) or ["en"]
 
 
-def _dataset_title(task: TaskSummary, dataset: str, known: dict) -> str:
-    title = known.get("name") or dataset
+def _dataset_title(task: TaskSummary, dataset: str, known: TaskSpec | None) -> str:
+    title = (known and known.display_name) or dataset
     if task.kind == "translation" and task.source_language and task.target_language:
         title += f" {task.source_language}-{task.target_language}"
     return title
-
-
-def _attention(arch: str, config: dict) -> tuple[str, str]:
-    if arch in RECURRENT:
-        attention = config.get("attention", "none")
-        text, tag = ATTENTION.get(attention, (attention, f"{attention}-attention"))
-        if config.get("scaled_attention"):
-            text += ", its scores divided by the square root of the hidden size"
-        if config.get("input_feeding"):
-            text += ", with input feeding (Luong et al., 2015)"
-        if config.get("coverage"):
-            text += ", with coverage of what was attended so far (See et al., 2017)"
-        if config.get("copy_attention"):
-            text += ("; the attention weights also copy source tokens, mixed with the vocabulary distribution by a "
-                     "learned gate (pointer-generator, See et al., 2017)")
-        return text, tag
-    return TRANSFORMER_ATTENTION
-
-
-def _architecture_lines(arch: str, config: dict, attention_text: str) -> list[str]:
-    get = config.get
-    lines = []
-    if arch in RECURRENT:
-        cell = get("cell") or arch
-        lines.append(f"Recurrent unit: {CELLS.get(cell, cell)}.")
-        if get("encoder_layers") is not None:
-            encoder = f"Encoder: {_layers(get('encoder_layers'))}"
-            if get("bidirectional") and get("hidden_size"):
-                encoder += f", bidirectional ({get('hidden_size') // 2} units per direction, concatenated)"
-            elif get("hidden_size"):
-                encoder += f", {get('hidden_size')} units"
-            if get("source_embedding_residual"):
-                encoder += ("; each source embedding, projected, is added to the encoder output at its position "
-                            "(as in ConvS2S, Gehring et al., 2017)")
-            lines.append(encoder + ".")
-        if get("decoder_layers") is not None:
-            decoder = f"Decoder: {_layers(get('decoder_layers'))}"
-            if get("hidden_size"):
-                decoder += f", hidden size {get('hidden_size')}"
-            lines.append(decoder + "; it starts from the encoder's final state through a learned bridge.")
-        lines.append(f"Attention: {attention_text}.")
-        embedding_size = get("embedding_size")
-    else:
-        lines.append(
-            "A stock transformers `PegasusForConditionalGeneration` built from a `PegasusConfig`: the \"Attention "
-            "Is All You Need\" encoder-decoder in its pre-norm form (sinusoidal positions); it loads without custom code."
-        )
-        if get("encoder_layers") is not None and get("decoder_layers") is not None:
-            lines.append(f"Layers: {get('encoder_layers')} encoder, {get('decoder_layers')} decoder.")
-        sizes = [
-            f"{label} {get(key)}"
-            for key, label in (("d_model", "model size"), ("encoder_attention_heads", "attention heads"),
-                               ("encoder_ffn_dim", "feed-forward size"))
-            if get(key) is not None
-        ]
-        if sizes:
-            lines.append(f"Sizes: {', '.join(sizes)}.")
-        lines.append(f"Attention: {attention_text}.")
-        embedding_size = get("d_model")
-    embedding = "Embeddings: one joint source/target vocabulary"
-    if get("vocab_size") is not None:
-        embedding += f" of {_integer(get('vocab_size'))} subword tokens"
-    if embedding_size is not None:
-        embedding += f", embedding size {embedding_size}"
-    embedding += ", shared by encoder and decoder"
-    if get("tie_word_embeddings", True):
-        embedding += " and tied to the output layer"
-    lines.append(embedding + ".")
-    return lines
 
 
 def _by_length(buckets: list[dict], main_metric: str) -> tuple[list[str], list[list[str]]]:
@@ -460,7 +318,7 @@ def _by_length(buckets: list[dict], main_metric: str) -> tuple[list[str], list[l
     scores.sort(key=lambda key: key != main_metric)
     header = ["Source length (tokens)", "Examples"] + [score_name(key) for key in scores]
     rows = [
-        [f"{bucket['min_length']}–{bucket['max_length']}", _integer(bucket["count"])]
+        [f"{bucket['min_length']}–{bucket['max_length']}", integer_text(bucket["count"])]
         + [_maybe(_fixed, bucket.get(key), "–") for key in scores]
         for bucket in buckets
     ]
@@ -514,19 +372,11 @@ def _maybe(format_value, value, missing=None):
 
 
 def _rate(value) -> str:
-    return _integer(round(value))
-
-
-def _layers(count) -> str:
-    return f"{count} layer" if count == 1 else f"{count} layers"
+    return integer_text(round(value))
 
 
 def _fixed(value, decimals: int = 2) -> str:
     return f"{float(value):.{decimals}f}"
-
-
-def _integer(value) -> str:
-    return f"{int(value):,}"
 
 
 def _short(count) -> str:

@@ -41,7 +41,7 @@ from huggingface_hub import ModelCard
 
 from ..errors import LineageError
 from ..files import write_folder
-from ..results import Results
+from ..report.results import Results
 from .cards import CARD_NAME, model_card
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def files_to_publish(folder: str | Path) -> list[str]:
     if missing:
         raise PublishError(
             f"{folder} is not a complete model folder: it lacks {'; '.join(missing)}. "
-            "Write it with `models.save_model_folder(model, tokenizer, folder)`."
+            "Write it with `lineage.models.save_model_folder(model, tokenizer, folder)`."
         )
 
     code = _code_files(folder, names)
@@ -198,7 +198,7 @@ def upload(
 ) -> str:
     """Create `repo_id` if it does not exist, upload exactly `files` of the folder `staging`, return the commit URL.
 
-    The one upload path of models (`publish`) and Spaces (`pipelines.hub.space`,
+    The one upload path of models (`publish`) and Spaces (`lineage.hub.space`,
     which passes `space_sdk`). Remote files matching `delete_patterns` that
     the upload does not hold are deleted.
     """
@@ -281,7 +281,7 @@ def _code_files(folder: Path, names: list[str]) -> set[str]:
     if absent:
         raise PublishError(
             f"{folder / 'config.json'} names code that the folder lacks ({', '.join(absent)}): "
-            "the published model would not load. Write the folder again with `models.save_model_folder`."
+            "the published model would not load. Write the folder again with `lineage.models.save_model_folder`."
         )
     return needed
 
@@ -308,7 +308,7 @@ def _check_card_name(card_path: Path, repo_id: str) -> None:
     if name and name != repo_id:
         logger.warning(
             "the model card names the model %r, not %r: render it with "
-            "pipelines.hub.cards.model_card(..., repo_id=%r) so its usage snippets are right",
+            "lineage.hub.cards.model_card(..., repo_id=%r) so its usage snippets are right",
             name, repo_id, repo_id,
         )
 

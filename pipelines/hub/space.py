@@ -31,11 +31,11 @@ from huggingface_hub import SpaceCard, SpaceCardData
 from packaging.requirements import Requirement
 
 from .. import app
-from ..results import Results
-from ..tables import markdown_table
-from ..tasks import score_name
+from ..data.tasks import score_name
+from ..report.results import Results
+from ..report.tables import markdown_table
 from .cards import default_model_name
-from .publish import PublishError, Published, check_online, upload, write_output_folder
+from .publish import Published, PublishError, check_online, upload, write_output_folder
 
 APP_FILE = "app.py"
 README = "README.md"

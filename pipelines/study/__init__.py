@@ -1,12 +1,12 @@
 """`lineage study`: answer the questions about RNN, LSTM, Transformer and word2vec with measurements.
 
-The study is a grid of *cells*; a cell is one compare row (`compare.train_row`:
+The study is a grid of *cells*; a cell is one compare row (`comparison.running.train_row`:
 the shared tokenizer, data pipeline, training loop and evaluation) for one
 task, architecture, variant, training-set size and seed. Every question reads
-its numbers from the cells, the speed benchmark and probes of trained models:
+its numbers from the cells, the speed measurement and probes of trained models:
 
     1 quality      architectures at equal budget, translation and summarization
-    2 parallelism  training throughput, time per epoch and decoding latency vs length (benchmarks.speed)
+    2 parallelism  training throughput, time per epoch and decoding latency vs length (lineage.speed)
     3 long_range   test metric by source-length bucket, recurrent models with and without attention
     4 data_size    test metric vs training-set size (learning curves)
     5 word2vec     random vs word2vec vs frozen word2vec embeddings, small and full data
@@ -15,11 +15,11 @@ its numbers from the cells, the speed benchmark and probes of trained models:
 
 Budgets are counted in target tokens, so a cell's result does not depend on
 how busy the machine was. Layout of `runs/<name>/`: the compare layout
-(`<task>/<row>/` per cell, `models/`), plus `speed/` (the benchmark JSON),
+(`<task>/<row>/` per cell, `models/`), plus `speed/` (the speed measurement's JSON),
 `study.json`, `study.md` and the plots. A finished cell keeps its row.json
 and is reused when the study runs again with the same settings (a cell whose
 settings changed, say a preset's budget, is refused or with --overwrite
-retrained: `compare.claim_rows`); an interrupted cell continues from its last
+retrained: `comparison.reuse.claim_rows`); an interrupted cell continues from its last
 checkpoint; checkpoints of finished cells are deleted (the best model stays).
 
 The package has one module per question (its numbers, plot, table and

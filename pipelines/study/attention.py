@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from ..architectures import ARCHS
-from ..report import plt, save
-from ..tables import markdown_table
+from ..models.architectures import ARCHS
+from ..report.plots import plt, save
+from ..report.tables import markdown_table
 from .grid import Grid, role_of
 
 TITLE = "Attention maps"
@@ -15,23 +15,23 @@ def measure(grid: Grid) -> tuple[dict, dict]:
     """Section 7's numbers, and the maps for its plot."""
     from transformers import AutoModelForSeq2SeqLM
 
-    from .. import probes
-    from ..data import load_test_references
-    from ..tokenizer import load_tokenizer
+    from ..data.loading import load_test_references
+    from ..data.tokenizer import load_tokenizer
+    from ..evaluation import probes
 
-    benchmark = role_of(grid.settings, "translation")
-    task = grid.tasks[benchmark]
+    task_id = role_of(grid.settings, "translation")
+    task = grid.tasks[task_id]
     sources, _ = load_test_references(task)
-    tokenizer = load_tokenizer(grid.model_dir(grid.first(benchmark, "rnn")))
+    tokenizer = load_tokenizer(grid.model_dir(grid.first(task_id, "rnn")))
     # A typical sentence: the first with a length near the test set's median.
     lengths = [len(ids) for ids in tokenizer(sources[:200])["input_ids"]]
     median = sorted(lengths)[len(lengths) // 2]
     source = sources[min(range(len(lengths)), key=lambda i: abs(lengths[i] - median))]
     models, maps = {}, {}
     for arch in ARCHS:
-        model = AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(benchmark, arch)))
+        model = AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(task_id, arch)))
         found = probes.attention_map(model, tokenizer, source, task.max_source_length)
-        label = grid.entries[grid.first(benchmark, arch)].label
+        label = grid.entries[grid.first(task_id, arch)].label
         models[label] = probes.attention_statistics(found["heads"])
         maps[label] = found
     first = next(iter(maps.values()))

@@ -2,9 +2,8 @@
 (`Grid.scores_by_budget`), so a section shows, beside its full-budget answer, who leads at each
 smaller budget. A series is one `stats.summary` (or None: not measured) per budget."""
 
-from ..curves import band_line, log_axis
-from ..report import plt
-from ..tables import markdown_table, tokens_text
+from ..report.plots import band_line, log_axis, plt
+from ..report.tables import markdown_table, tokens_text
 
 
 def table(budgets: list[int], series: dict[str, list[dict | None]], label: str) -> list[str]:

@@ -3,13 +3,13 @@ training budget for each training-set size."""
 
 from pathlib import Path
 
-from ..architectures import ARCHS, LABELS
-from ..report import plt, save
-from ..tables import markdown_table
-from ..tasks import score_name
+from ..data.tasks import score_name
+from ..models.architectures import ARCHS, LABELS
+from ..report.plots import plt, save
+from ..report.stats import budget_leaders, confidence_text, difference
+from ..report.tables import markdown_table
 from . import budgets
 from .grid import Grid
-from .stats import budget_leaders, confidence_text, difference
 
 TITLE = "Training-set size"
 QUESTION = "Are recurrent models better with little data? Where do the learning curves cross?"
@@ -17,18 +17,18 @@ QUESTION = "Are recurrent models better with little data? Where do the learning 
 
 def numbers(grid: Grid) -> dict:
     tasks = {}
-    for benchmark, spec in grid.settings["tasks"].items():
+    for task_id, spec in grid.settings["tasks"].items():
         if not spec["data_sizes"]:
             continue
-        full = grid.train_size(benchmark)
+        full = grid.train_size(task_id)
         sizes = [n for n in spec["data_sizes"] if n < full]
-        cells = {arch: [grid.seeds(benchmark, arch, samples=n, sweep=True) for n in sizes] + [grid.seeds(benchmark, arch)]
+        cells = {arch: [grid.seeds(task_id, arch, samples=n, sweep=True) for n in sizes] + [grid.seeds(task_id, arch)]
                  for arch in ARCHS}
-        metric = grid.metric(benchmark)
-        tasks[grid.tasks[benchmark].name] = {
+        metric = grid.metric(task_id)
+        tasks[grid.tasks[task_id].name] = {
             "metric": metric, "metric_label": score_name(metric), "sizes": sizes + [full],
             "archs": {arch: [grid.scores(c) for c in by_size] for arch, by_size in cells.items()},
-            "noise": grid.noise(benchmark), "budgets": grid.budgets(benchmark),
+            "noise": grid.noise(task_id), "budgets": grid.budgets(task_id),
             "by_budget": {arch: [grid.scores_by_budget(c) for c in by_size] for arch, by_size in cells.items()},
         }
     return {"tasks": tasks}

@@ -1,26 +1,35 @@
 """The study's grid: its settings, its cells (one compare row each) and what the questions read of them."""
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..architectures import ARCHS, RECURRENT
-from ..compare import VARIANTS, CompareConfig, task_of, train_row
+from ..comparison.config import VARIANTS, CompareConfig
+from ..comparison.presets import compare_preset
+from ..comparison.rows import PlannedRow, plan_row, task_of
+from ..comparison.running import train_row
 from ..errors import ConfigError
-from ..presets import study_preset
-from ..results import Row, SpeedResults
-from ..training import MILESTONES, milestone_tokens, on_main_process
-from .stats import pooled_std, summary
+from ..models.architectures import ARCHS, RECURRENT
+from ..report.results import Row, SpeedResults
+from ..report.stats import pooled_std, summary
+from ..training.config import milestone_tokens
+from ..training.distributed import on_main_process
+from ..training.presets import preset
+from ..training.runs import MILESTONES, current_names
+from .presets import FORMER_NAMES, study_preset
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class StudyConfig:
-    """What `lineage study` runs; the grid and budgets come from the study preset (pipelines/presets.py)."""
+    """What `lineage study` runs; the grid and budgets come from the study preset (presets.py)."""
 
     name: str | None = field(default=None, metadata={"help": "results go to <runs_dir>/<name> (default: study-<preset>)"})
-    preset: str = field(default="demo", metadata={"help": "tiny | demo | full"})
+    preset: str = field(default="cpu", metadata={"help": "test | cpu | gpu (pipelines/study/presets.py)"})
     seeds: str | None = field(default=None, metadata={"help": "comma-separated seeds of the quality cells (default: the preset's)"})
-    speed_results: str | None = field(default=None, metadata={"help": "a benchmarks/speed.py JSON to use instead of measuring"})
+    speed_results: str | None = field(default=None, metadata={"help": "a speed measurement's JSON (benchmarks/speed.py) to use instead of measuring"})
     runs_dir: str = field(default="runs", metadata={"help": "parent folder of runs"})
     overwrite: bool = field(default=False, metadata={"help": "retrain cells made with other settings (deletes them)"})
 
@@ -33,9 +42,9 @@ class StudyConfig:
 class Cell:
     """One trained and tested model of the study."""
 
-    task: str  # benchmark name, e.g. "multi30k"
+    task: str  # the task id, e.g. "multi30k"
     arch: str
-    variant: str = ""  # "" or a compare.VARIANTS key
+    variant: str = ""  # "" or a comparison.config.VARIANTS key
     samples: int | None = None  # training pairs (None: the whole training split)
     seed: int = 0
 
@@ -46,7 +55,11 @@ class Cell:
 
 
 def settings_of(config: StudyConfig) -> dict:
-    settings = dict(study_preset(config.preset))
+    """The study preset's settings, with the seeds of --seeds."""
+    name = FORMER_NAMES.get(config.preset, config.preset)
+    if name != config.preset:
+        logger.warning("study preset %r is now called %r", config.preset, name)
+    settings = dict(study_preset(name))
     if config.seeds:
         try:
             settings["seeds"] = tuple(int(s) for s in config.seeds.split(","))
@@ -56,7 +69,7 @@ def settings_of(config: StudyConfig) -> dict:
 
 
 def role_of(settings: dict, role: str) -> str:
-    """The benchmark playing `role` ("translation" or "summarization")."""
+    """The task playing `role` ("translation" or "summarization")."""
     return next(task for task, spec in settings["tasks"].items() if spec["role"] == role)
 
 
@@ -76,7 +89,7 @@ def planned_cells(settings: dict) -> list[Cell]:
 def compare_config(config: StudyConfig, settings: dict, cell: Cell) -> CompareConfig:
     spec = settings["tasks"][cell.task]
     return CompareConfig(
-        name=config.run_dir.name, preset=settings["training"], runs_dir=str(config.run_dir.parent), tasks=cell.task,
+        name=config.run_dir.name, preset=settings["compare"], runs_dir=str(config.run_dir.parent), tasks=cell.task,
         budget_target_tokens=spec["budget_target_tokens"], train_samples=cell.samples, test_samples=spec["test_samples"],
         vocab_size=settings["vocab_size"], eval_samples=settings["eval_samples"], eval_every=spec["eval_every"],
         batch_tokens=settings["batch_tokens"], seed=cell.seed, milestones=spec.get("milestones", ""),
@@ -89,20 +102,27 @@ def cell_dir(config: StudyConfig, settings: dict, cell: Cell) -> Path:
     return compare.run_dir / task_of(compare, cell.task).name / cell.row
 
 
-def cell_row(config: StudyConfig, settings: dict, cell: Cell) -> tuple:
-    """The compare row that trains `cell`: `compare.train_row`'s arguments."""
+def cell_row(config: StudyConfig, settings: dict, cell: Cell) -> PlannedRow:
+    """The compare row that trains `cell`."""
     overrides = dict(patience=settings["patience"], **VARIANTS.get(cell.variant, {}))
     if cell.variant.startswith("word2vec"):
         # One word2vec model per (data, seed), shared by the cell's architectures and both variants.
         folder = cell_dir(config, settings, cell).parent
         overrides["word2vec"] = str(folder / f"word2vec-n{cell.samples or 'all'}-s{cell.seed}.kv")
-    return compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides
+    return plan_row(compare_config(config, settings, cell), cell.task, cell.row, cell.arch, overrides)
 
 
-def run_cell(config: StudyConfig, settings: dict, cell: Cell) -> Row:
-    """Train and test one cell (reusing a finished one); returns its compare row entry."""
-    entry = train_row(*cell_row(config, settings, cell))
-    on_main_process(drop_weights, cell_dir(config, settings, cell))
+def model_size(settings: dict) -> str:
+    """The size of the study's models: that of the training preset its compare preset names (study.json files
+    of earlier versions name the training preset itself, under its former name)."""
+    training = compare_preset(settings["compare"])["training"] if "compare" in settings else settings["training"]
+    return preset(current_names({"preset": training})["preset"], ARCHS[0])["size"]
+
+
+def run_cell(row: PlannedRow, test_set: tuple[list, list]) -> Row:
+    """Train and test one cell's row (reusing a finished one) on `test_set`; returns its compare row entry."""
+    entry = train_row(row, test_set)
+    on_main_process(drop_weights, row.folder)
     return entry
 
 
@@ -119,18 +139,18 @@ class Grid:
 
     def __init__(self, config: StudyConfig, settings: dict, entries: dict[Cell, Row], speed: SpeedResults):
         self.config, self.settings, self.entries, self.speed = config, settings, entries, speed
-        self.tasks = {benchmark: task_of(compare_config(config, settings, Cell(benchmark, "rnn")), benchmark)
-                      for benchmark in settings["tasks"]}
+        self.tasks = {task_id: task_of(compare_config(config, settings, Cell(task_id, "rnn")), task_id)
+                      for task_id in settings["tasks"]}
 
-    def metric(self, benchmark: str) -> str:
-        return self.tasks[benchmark].main_metric
+    def metric(self, task_id: str) -> str:
+        return self.tasks[task_id].main_metric
 
     def scores(self, cells: list[Cell]) -> dict:
         return summary([self.entries[c].test[self.metric(c.task)] for c in cells])
 
-    def budgets(self, benchmark: str) -> list[int]:
+    def budgets(self, task_id: str) -> list[int]:
         """The task's milestones (target tokens): the budgets its cells were also tested at."""
-        return milestone_tokens(self.settings["tasks"][benchmark].get("milestones"))
+        return milestone_tokens(self.settings["tasks"][task_id].get("milestones"))
 
     def scores_by_budget(self, cells: list[Cell]) -> list[dict | None]:
         """Per milestone of the cells' task, the summary over the cells of their best model's test metric
@@ -140,24 +160,24 @@ class Grid:
         return [summary([f[b] for f in found]) if all(f.get(b) is not None for f in found) else None
                 for b in self.budgets(task)]
 
-    def seeds(self, benchmark: str, arch: str, variant: str = "", samples: int | None = None, sweep: bool = False) -> list[Cell]:
+    def seeds(self, task_id: str, arch: str, variant: str = "", samples: int | None = None, sweep: bool = False) -> list[Cell]:
         seeds = self.settings["sweep_seeds" if sweep else "seeds"]
-        return [Cell(benchmark, arch, variant, samples, seed) for seed in seeds]
+        return [Cell(task_id, arch, variant, samples, seed) for seed in seeds]
 
-    def first(self, benchmark: str, arch: str) -> Cell:
+    def first(self, task_id: str, arch: str) -> Cell:
         """The full-data cell of the first seed: the model that sections 3, 6 and 7 probe."""
-        return self.seeds(benchmark, arch)[0]
+        return self.seeds(task_id, arch)[0]
 
-    def noise(self, benchmark: str) -> float | None:
-        return pooled_std([self.scores(self.seeds(benchmark, arch)) for arch in ARCHS])
+    def noise(self, task_id: str) -> float | None:
+        return pooled_std([self.scores(self.seeds(task_id, arch)) for arch in ARCHS])
 
     def model_dir(self, cell: Cell) -> Path:
         return cell_dir(self.config, self.settings, cell) / "best"
 
-    def train_size(self, benchmark: str) -> int:
-        """Training pairs of the full-data cells (the training preset may cap them, as `tiny` does)."""
-        from ..data import load_splits
+    def train_size(self, task_id: str) -> int:
+        """Training pairs of the full-data cells (the compare preset may cap them, as `test` does)."""
+        from ..data.loading import load_splits
 
-        available = len(load_splits(self.tasks[benchmark], ("train",))["train"])
-        cap = compare_config(self.config, self.settings, Cell(benchmark, "rnn")).train_samples
+        available = len(load_splits(self.tasks[task_id], ("train",))["train"])
+        cap = compare_config(self.config, self.settings, Cell(task_id, "rnn")).train_samples
         return min(cap or available, available)

@@ -4,25 +4,25 @@ and without attention; and attention's gain at each training budget."""
 import statistics
 from pathlib import Path
 
-from ..architectures import ARCHS, LABELS, RECURRENT
-from ..report import plt, save
-from ..tables import markdown_table
-from ..tasks import score_name
+from ..data.tasks import score_name
+from ..models.architectures import ARCHS, LABELS, RECURRENT
+from ..report.plots import plt, save
+from ..report.stats import budget_leaders, percent, summary
+from ..report.tables import markdown_table
 from . import budgets
 from .grid import Grid, role_of
-from .stats import budget_leaders, percent, summary
 
 TITLE = "Long-range dependencies"
 QUESTION = "How does quality change with source length, and do RNN/LSTM without attention suffer from the fixed-vector bottleneck?"
 
 
 def numbers(grid: Grid) -> dict:
-    benchmark = role_of(grid.settings, "translation")
-    metric = grid.metric(benchmark)
+    task_id = role_of(grid.settings, "translation")
+    metric = grid.metric(task_id)
     rows, by_budget = {}, {}
     candidates = [(arch, "", False) for arch in ARCHS] + [(arch, "no-attention", True) for arch in RECURRENT]
     for arch, variant, sweep in candidates:
-        cells = grid.seeds(benchmark, arch, variant, sweep=sweep)
+        cells = grid.seeds(task_id, arch, variant, sweep=sweep)
         buckets = [grid.entries[c].test["by_source_length"] for c in cells]
         per_bucket = [summary([b[i][metric] for b in buckets]) for i in range(len(buckets[0]))]
         attention = grid.entries[cells[0]].model_config.get("attention", "multi-head")
@@ -31,10 +31,10 @@ def numbers(grid: Grid) -> dict:
                        "stds": [s["std"] for s in per_bucket], "n": len(cells)}
         if arch in RECURRENT:
             by_budget.setdefault(LABELS[arch], {})[label] = grid.scores_by_budget(cells)
-    first = grid.entries[grid.first(benchmark, "rnn")].test["by_source_length"]
-    return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[benchmark].name,
+    first = grid.entries[grid.first(task_id, "rnn")].test["by_source_length"]
+    return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[task_id].name,
             "buckets": [f"{b['min_length']}-{b['max_length']}" for b in first], "bucket_size": first[0]["count"],
-            "rows": rows, "budgets": grid.budgets(benchmark), "by_budget": by_budget, "noise": grid.noise(benchmark)}
+            "rows": rows, "budgets": grid.budgets(task_id), "by_budget": by_budget, "noise": grid.noise(task_id)}
 
 
 def plot(numbers: dict, run_dir: Path) -> list[str]:

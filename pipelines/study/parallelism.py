@@ -1,12 +1,12 @@
 """2. Parallelism: training throughput, time per epoch and decoding latency against length,
-from the speed benchmark (benchmarks/speed.py)."""
+from the speed measurement (lineage.speed)."""
 
 from pathlib import Path
 
-from ..report import plt, save
-from ..tables import markdown_table
-from .grid import Grid, role_of
-from .stats import percent
+from ..report.plots import plt, save
+from ..report.stats import percent
+from ..report.tables import markdown_table
+from .grid import Grid, model_size, role_of
 
 TITLE = "Parallelism: cost vs sequence length"
 QUESTION = "RNNs are sequential in time, Transformers parallel: how does training and decoding cost grow with length?"
@@ -14,8 +14,8 @@ QUESTION = "RNNs are sequential in time, Transformers parallel: how does trainin
 
 def numbers(grid: Grid) -> dict:
     speed = grid.speed
-    # The benchmark's models at the study's training size if it measured that size, else every size it measured.
-    size = grid.settings["training"] if speed.training_tokens_per_second(grid.settings["training"]) else None
+    # The measured models at the study's training size if it measured that size, else every size it measured.
+    size = model_size(grid.settings) if speed.training_tokens_per_second(model_size(grid.settings)) else None
     training = speed.training_tokens_per_second(size)
     pairs = grid.train_size(role_of(grid.settings, "translation"))
     epoch_minutes = {model: {length: pairs * int(length) / tokens / 60 for length, tokens in by_length.items() if tokens}

@@ -3,13 +3,13 @@ and at each milestone."""
 
 from pathlib import Path
 
-from ..architectures import ARCHS, LABELS
-from ..report import plt, save
-from ..tables import markdown_table
-from ..tasks import score_name
+from ..data.tasks import score_name
+from ..models.architectures import ARCHS, LABELS
+from ..report.plots import plt, save
+from ..report.stats import budget_leaders, confidence_text, difference, percent, summary, value_text
+from ..report.tables import markdown_table
 from . import budgets
 from .grid import Grid, role_of
-from .stats import budget_leaders, confidence_text, difference, percent, summary, value_text
 
 TITLE = "Quality at equal budget"
 QUESTION = "Does the Transformer win on translation and summarization? Does the LSTM hold up better on summarization?"
@@ -17,17 +17,17 @@ QUESTION = "Does the Transformer win on translation and summarization? Does the 
 
 def numbers(grid: Grid) -> dict:
     tasks = {}
-    for benchmark in grid.settings["tasks"]:
-        metric = grid.metric(benchmark)
-        archs = {arch: grid.scores(grid.seeds(benchmark, arch)) for arch in ARCHS}
-        seconds = {arch: summary([grid.entries[c].training["train_seconds"] for c in grid.seeds(benchmark, arch)])["mean"]
+    for task_id in grid.settings["tasks"]:
+        metric = grid.metric(task_id)
+        archs = {arch: grid.scores(grid.seeds(task_id, arch)) for arch in ARCHS}
+        seconds = {arch: summary([grid.entries[c].training["train_seconds"] for c in grid.seeds(task_id, arch)])["mean"]
                    for arch in ARCHS}
-        tasks[grid.tasks[benchmark].name] = {
-            "metric": metric, "metric_label": score_name(metric), "archs": archs, "noise": grid.noise(benchmark),
+        tasks[grid.tasks[task_id].name] = {
+            "metric": metric, "metric_label": score_name(metric), "archs": archs, "noise": grid.noise(task_id),
             "train_seconds": seconds,
-            "budget_target_tokens": grid.settings["tasks"][benchmark]["budget_target_tokens"],
-            "budgets": grid.budgets(benchmark),
-            "by_budget": {arch: grid.scores_by_budget(grid.seeds(benchmark, arch)) for arch in ARCHS},
+            "budget_target_tokens": grid.settings["tasks"][task_id]["budget_target_tokens"],
+            "budgets": grid.budgets(task_id),
+            "by_budget": {arch: grid.scores_by_budget(grid.seeds(task_id, arch)) for arch in ARCHS},
         }
     return {"tasks": tasks, "translation": grid.tasks[role_of(grid.settings, "translation")].name,
             "summarization": grid.tasks[role_of(grid.settings, "summarization")].name}

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..compare import claim_rows, environment, prepare_tokenizer
+from ..comparison.reuse import claim_rows
+from ..comparison.running import limited, prepare_tokenizer
+from ..data.loading import load_test_references
+from ..environment import describe_machine
 from ..files import write_json, write_text
-from ..results import Row, SpeedResults
-from ..training import launch_state, on_main_process
+from ..report.results import Row, SpeedResults
+from ..training.distributed import launch_state, on_main_process
 from . import attention, data_size, long_range, parallelism, quality, senses, word2vec
-from .grid import Cell, Grid, StudyConfig, cell_dir, cell_row, compare_config, planned_cells, run_cell, settings_of
+from .grid import Cell, Grid, StudyConfig, cell_row, model_size, planned_cells, run_cell, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +27,9 @@ QUESTIONS = {"quality": quality, "parallelism": parallelism, "long_range": long_
 
 
 def speed_results(config: StudyConfig, settings: dict) -> Path:
-    """The speed benchmark's JSON: the one given, one measured earlier for this study, or a new measurement."""
-    from benchmarks import speed
+    """The speed measurement's JSON: the one given, one measured earlier for this study, or a new measurement."""
+    from ..speed.config import SpeedConfig
+    from ..speed.measure import run, write_results
 
     if config.speed_results:
         return Path(config.speed_results)
@@ -33,9 +37,9 @@ def speed_results(config: StudyConfig, settings: dict) -> Path:
     found = sorted(folder.glob("*.json"))
     if found:
         return found[-1]
-    benchmark = speed.SpeedConfig(**settings["speed"], vocab_size=settings["vocab_size"])
-    logger.info("measuring speed: %s", benchmark)
-    json_path, _ = speed.write_results(speed.run(benchmark), folder.resolve())
+    measurement = SpeedConfig(**settings["speed"], vocab_size=settings["vocab_size"])
+    logger.info("measuring speed: %s", measurement)
+    json_path, _ = write_results(run(measurement), folder.resolve())
     return json_path
 
 
@@ -67,17 +71,20 @@ def study(config: StudyConfig) -> dict:
     """
     settings = settings_of(config)
     cells = planned_cells(settings)
-    on_main_process(claim_rows, [cell_row(config, settings, cell) for cell in cells], config.overwrite)
+    rows = {cell: cell_row(config, settings, cell) for cell in cells}
+    on_main_process(claim_rows, list(rows.values()), config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     invocations = Invocations(run_dir)
-    for benchmark in settings["tasks"]:
-        cell_config = compare_config(config, settings, Cell(benchmark, "rnn"))
-        on_main_process(prepare_tokenizer, cell_config, benchmark)
+    test_sets = {}
+    for task_id in settings["tasks"]:
+        first = next(row for cell, row in rows.items() if cell.task == task_id)
+        on_main_process(prepare_tokenizer, first.config, first.task)
+        test_sets[task_id] = limited(*load_test_references(first.task), first.config.test_samples)
     entries = {}
     for cell in tqdm(cells, desc="study cells", dynamic_ncols=True, disable=not launch_state().is_main_process):
-        trained = not (cell_dir(config, settings, cell) / "row.json").exists()
-        entries[cell] = run_cell(config, settings, cell)
+        trained = not (rows[cell].folder / "row.json").exists()
+        entries[cell] = run_cell(rows[cell], test_sets[cell.task])
         on_main_process(invocations.update, trained)
     return on_main_process(write_study, config, settings, cells, entries, invocations)
 
@@ -89,7 +96,7 @@ def write_study(config: StudyConfig, settings: dict, cells: list[Cell], entries:
     sections = build_sections(Grid(config, settings, entries, SpeedResults.load(speed_path)))
     invocations.update()
     document = {
-        "name": run_dir.name, "preset": config.preset, "settings": settings, "environment": environment(),
+        "name": run_dir.name, "preset": config.preset, "settings": settings, "environment": describe_machine(),
         "speed_results": str(speed_path), "cells": {f"{c.task}/{c.row}": cell_summary(entries[c]) for c in cells},
         "sections": sections, "invocations": invocations.records,
         "wall_seconds": sum(i["seconds"] for i in invocations.records),
@@ -127,13 +134,13 @@ def study_markdown(document: dict) -> list[str]:
     budgets = ", ".join(f"{task} {spec['budget_target_tokens']:,} target tokens" for task, spec in settings["tasks"].items())
     lines = [
         f"# Lineage study: {document['name']}", "",
-        f"Preset `{document['preset']}`: `{settings['training']}`-size models, a {settings['vocab_size']:,}-piece "
+        f"Preset `{document['preset']}`: `{model_size(settings)}`-size models, a {settings['vocab_size']:,}-piece "
         f"vocabulary per task, batches of {settings['batch_tokens']:,} tokens, a budget per model of {budgets}"
         f"{', early stopping after ' + str(settings['patience']) + ' evaluations without improvement' if settings['patience'] else ''}. "
         f"Quality cells: seeds {', '.join(map(str, settings['seeds']))}; sweeps (sizes, variants): seeds "
         f"{', '.join(map(str, settings['sweep_seeds']))}. "
-        + ("These are reduced sizes and budgets for a CPU: the `full` preset runs the paper-scale version."
-           if document["preset"] != "full" else ""), "",
+        + ("These are reduced sizes and budgets for a CPU: the `gpu` preset runs the paper-scale version."
+           if document["preset"] not in ("gpu", "full") else ""), "",
         f"Hardware: {document['environment']['hardware']}, device {document['environment']['device']}. "
         f"Wall time: {document['wall_seconds'] / 60:.1f} minutes over {len(document['invocations'])} invocation(s) "
         f"for {len(document['cells'])} cells (an invocation reuses the cells finished before it).", "",

@@ -1,14 +1,14 @@
 """6. Static vs contextual vectors: word2vec's one vector against the encoders' states for
-ambiguous words (pipelines/probes.py)."""
+ambiguous words (pipelines/evaluation/probes.py)."""
 
 import statistics
 from pathlib import Path
 
 import numpy as np
 
-from ..architectures import ARCHS, LABELS
-from ..report import plt, save
-from ..tables import markdown_table
+from ..models.architectures import ARCHS, LABELS
+from ..report.plots import plt, save
+from ..report.tables import markdown_table
 from .grid import Grid, role_of
 
 TITLE = "Static vs contextual vectors"
@@ -19,18 +19,18 @@ def measure(grid: Grid, min_per_sense: int = 3) -> tuple[dict, dict]:
     """Section 6's numbers, and the 2-D projections for its plot."""
     from transformers import AutoModelForSeq2SeqLM
 
-    from .. import probes
-    from ..data import load_splits
-    from ..embeddings import load_word2vec
-    from ..tokenizer import load_tokenizer
+    from ..data.loading import load_splits
+    from ..data.tokenizer import load_tokenizer
+    from ..data.word2vec import load_word2vec
+    from ..evaluation import probes
 
-    benchmark = role_of(grid.settings, "translation")
-    task = grid.tasks[benchmark]
+    task_id = role_of(grid.settings, "translation")
+    task = grid.tasks[task_id]
     splits = load_splits(task, ("test", "validation", "train"))
     sources = [s for split in splits.values() for s in split[task.source_column]]
     references = [t for split in splits.values() for t in split[task.target_column]]
-    models = {arch: AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(benchmark, arch))) for arch in ARCHS}
-    tokenizer = load_tokenizer(grid.model_dir(grid.first(benchmark, "rnn")))
+    models = {arch: AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(task_id, arch))) for arch in ARCHS}
+    tokenizer = load_tokenizer(grid.model_dir(grid.first(task_id, "rnn")))
     vectors_path = grid.config.run_dir / task.name / f"word2vec-nall-s{grid.settings['sweep_seeds'][0]}.kv"
     vectors = load_word2vec(vectors_path)
     words, projections, occurrences = {}, {}, 0

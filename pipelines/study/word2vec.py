@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..architectures import ARCHS, LABELS
-from ..report import plt, save
-from ..tables import MISSING, markdown_table, tokens_text
-from ..tasks import score_name
+from ..data.tasks import score_name
+from ..models.architectures import ARCHS, LABELS
+from ..report.plots import plt, save
+from ..report.stats import difference
+from ..report.tables import MISSING, markdown_table, tokens_text
 from .grid import Grid, role_of
-from .stats import difference
 
 VARIANTS = ("word2vec", "word2vec-frozen")
 
@@ -20,22 +20,22 @@ QUESTION = "Does starting from static word2vec embeddings (trained or frozen) st
 
 
 def numbers(grid: Grid) -> dict:
-    benchmark = role_of(grid.settings, "translation")
-    full = grid.train_size(benchmark)
+    task_id = role_of(grid.settings, "translation")
+    full = grid.train_size(task_id)
     archs, by_budget = {}, {}
     for arch in ARCHS:
         archs[arch], by_budget[arch] = {}, {}
         for n in grid.settings["word2vec_sizes"]:
             label = size_label(n, full)
-            random_cells = grid.seeds(benchmark, arch) if n is None else grid.seeds(benchmark, arch, samples=n, sweep=True)
-            cells = {"random": random_cells} | {variant: grid.seeds(benchmark, arch, variant, n, sweep=True)
+            random_cells = grid.seeds(task_id, arch) if n is None else grid.seeds(task_id, arch, samples=n, sweep=True)
+            cells = {"random": random_cells} | {variant: grid.seeds(task_id, arch, variant, n, sweep=True)
                                                 for variant in VARIANTS}
             archs[arch][label] = {variant: grid.scores(c) for variant, c in cells.items()}
             by_budget[arch][label] = {variant: grid.scores_by_budget(c) for variant, c in cells.items()}
-    metric = grid.metric(benchmark)
-    return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[benchmark].name,
+    metric = grid.metric(task_id)
+    return {"metric": metric, "metric_label": score_name(metric), "task": grid.tasks[task_id].name,
             "sizes": [size_label(n, full) for n in grid.settings["word2vec_sizes"]], "archs": archs,
-            "noise": grid.noise(benchmark), "budgets": grid.budgets(benchmark), "by_budget": by_budget}
+            "noise": grid.noise(task_id), "budgets": grid.budgets(task_id), "by_budget": by_budget}
 
 
 def size_label(samples: int | None, full: int) -> str:

@@ -4,7 +4,7 @@ Used by tests/test_pipeline.py (transformers 5, in a process that cannot
 import the project) and tests/test_compat_transformers4.py (transformers 4.57).
 Runs in the project's own environment (transformers 5): it trains each
 architecture for a few seconds to memorise a handful of sentence pairs, saves
-it with `models.save_model_folder`, and computes what `model.generate` +
+it with `lineage.models.save_model_folder`, and computes what `model.generate` +
 `decode` give in-process. `check_folders.py` then computes the same through
 `pipeline(...)` in another process, and the tests compare the two.
 """
@@ -67,14 +67,14 @@ def single_thread():
 
 
 def train_toy_tokenizer():
-    from pipelines.tokenizer import train_tokenizer
+    from lineage.data.tokenizer import train_tokenizer
 
     return train_tokenizer([text for pair in PAIRS for text in pair] * 3, vocab_size=200)
 
 
 def train_toy_model(name, tokenizer, steps=None, seed=0):
     """A tiny model `name` (see MODELS) that has memorised PAIRS (full-batch AdamW, no dropout)."""
-    import models
+    from lineage import models
 
     torch.manual_seed(seed)
     arch, extra = MODELS[name]
@@ -127,7 +127,7 @@ def build_toy_folders(root):
     Returns the spec dict (also written to root/spec.json) that check_folders.py
     reads: folders, inputs, calls, and the expected outputs per architecture.
     """
-    import models
+    from lineage import models
 
     root = Path(root)
     tokenizer = train_toy_tokenizer()

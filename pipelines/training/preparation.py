@@ -1,0 +1,196 @@
+"""Everything before a run's first step: the run folder, data, tokenizer, model, optimizer, batches, resume."""
+
+import importlib.util
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import InitProcessGroupKwargs, set_seed
+from torch.utils.data import DataLoader
+
+from ..data.batching import Seq2SeqCollator, TokenBatchSampler
+from ..data.encoding import tokenize_split
+from ..data.loading import load_splits
+from ..data.tasks import TaskSpec
+from ..data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from ..errors import ConfigError
+from ..models import build_model, init_embeddings
+from .checkpoints import load_checkpoint, resume_point
+from .config import TrainConfig, milestone_tokens
+from .cpu import configure_cpu
+from .distributed import on_main_process
+from .objective import make_optimizer, make_schedule, validation_batches_of
+from .run_log import RunLog
+from .runs import open_run_folder
+from .state import TrainState, budget_reached
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """A prepared training run: what its steps share (`prepare_run` makes it, `train` drives it)."""
+
+    config: TrainConfig
+    out: Path
+    accelerator: Accelerator
+    task: TaskSpec
+    tokenizer: object
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: object
+    sampler: TokenBatchSampler
+    loader: DataLoader
+    validation_batches: list[dict]
+    sample_sources: list[str]
+    sample_references: list[list[str]]
+    state: TrainState
+    log: RunLog
+    # This rank's training seconds not yet agreed with rank 0 (see `agree_on_time`).
+    pending_seconds: float = 0.0
+    # The summed loss and the global target tokens since the last log line (the loss stays on the device).
+    loss_sum: torch.Tensor | None = None
+    loss_tokens: int = 0
+    settled_step: int = 0  # the step at which the ranks last agreed on train_seconds
+    milestones: list[int] = field(default_factory=list)  # --milestones as target-token counts, parsed once
+    evaluated_step: int | None = None
+    validation_losses: dict = field(default_factory=dict)  # step -> loss: the schedule and an evaluation share it
+
+
+def prepare_run(config: TrainConfig) -> Run:
+    """Everything before the first step: the run folder, data, tokenizer, model, optimizer, batches, resume."""
+    config = config.resolved()
+    configure_cpu()
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = make_accelerator(config)
+    on_main_process(open_run_folder, config, out)
+    set_seed(config.seed)
+    task = config.task_spec()
+    tokenizer, texts, train_data, validation_split, validation_data = load_run_data(config, task, out, accelerator)
+
+    model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
+    model.generation_config.update(**task.generation)
+    if config.embeddings != "random":
+        apply_word2vec(config, model, tokenizer, texts, out, accelerator)
+    optimizer = make_optimizer(config, model)
+    schedule = make_schedule(config, optimizer)
+    collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    sampler, loader = training_batches(config, train_data, collate, accelerator)
+    sample = validation_split.select(range(min(config.eval_samples, len(validation_split))))
+
+    model, optimizer = accelerator.prepare(model, optimizer)
+    state = TrainState()
+    accelerator.register_for_checkpointing(schedule, sampler, state)
+    run = Run(
+        config=config, out=out, accelerator=accelerator, task=task, tokenizer=tokenizer, model=model,
+        optimizer=optimizer, schedule=schedule, sampler=sampler, loader=loader,
+        validation_batches=validation_batches_of(validation_data, collate, config.batch_tokens),
+        sample_sources=list(sample[task.source_column]),
+        sample_references=[[t] for t in sample[task.target_column]],
+        state=state, log=RunLog(out / "log.jsonl", accelerator),
+        loss_sum=torch.zeros((), device=accelerator.device), milestones=milestone_tokens(config.milestones),
+    )
+    resume(run)
+    accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
+    return run
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    trackers = [name for name in ("tensorboard", "trackio") if importlib.util.find_spec(name)]
+    return Accelerator(
+        mixed_precision=precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=trackers or None,
+        project_dir=config.output_dir,
+        # A rank that dies or stalls makes the others fail with a stack trace instead of waiting forever.
+        kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.ddp_timeout))],
+    )
+
+
+def load_run_data(config: TrainConfig, task: TaskSpec, out: Path, accelerator: Accelerator):
+    """The tokenizer, the texts it learned from, the tokenized train split, and the validation split raw and tokenized."""
+    # Rank 0 first: it writes the datasets cache files that the other ranks then read, instead
+    # of every rank writing the same files at once.
+    with accelerator.main_process_first():
+        splits = load_splits(task, ("train", "validation"))
+        train_split = splits["train"]
+        if config.train_samples:
+            train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
+    texts = training_texts(task, train_split)
+    tokenizer = obtain_tokenizer(config, texts, out, accelerator)
+    with accelerator.main_process_first():
+        train_data = tokenize_split(train_split, tokenizer, task)
+        validation_data = tokenize_split(splits["validation"], tokenizer, task)
+    return tokenizer, texts, train_data, splits["validation"], validation_data
+
+
+def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, accelerator: Accelerator):
+    """The given tokenizer, the run's own saved one, or a new one trained on `train_texts`."""
+    folder = Path(config.tokenizer) if config.tokenizer else out / "tokenizer"
+    with accelerator.main_process_first():
+        if not (folder / "tokenizer.json").exists():
+            if config.tokenizer:
+                raise ConfigError(f"--tokenizer {folder} holds no tokenizer (tokenizer.json)")
+            if accelerator.is_main_process:
+                save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
+        return load_tokenizer(folder)
+
+
+def training_texts(task: TaskSpec, train) -> list[str]:
+    """Text the tokenizer and word2vec learn from: both sides (joint vocabulary)."""
+    return list(train[task.source_column]) + list(train[task.target_column])
+
+
+def training_batches(config: TrainConfig, train_data, collate: Seq2SeqCollator, accelerator: Accelerator):
+    """This rank's token-budget batch sampler and the DataLoader that collates its batches."""
+    examples = [{"input_ids": s, "labels": t} for s, t in zip(train_data["input_ids"], train_data["labels"])]
+    sampler = TokenBatchSampler(
+        [len(e["input_ids"]) for e in examples], [len(e["labels"]) for e in examples], config.batch_tokens,
+        seed=config.seed, num_replicas=accelerator.num_processes, rank=accelerator.process_index,
+        batch_multiple=config.gradient_accumulation_steps,
+    )
+    # A private generator: each new DataLoader iterator draws a seed from it, and drawing
+    # from the global RNG instead would shift dropout masks after a resume.
+    # No workers: the sampler's round_target_tokens must describe the batch just returned.
+    loader = DataLoader(examples, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
+    return sampler, loader
+
+
+def embedding_size(model) -> int:
+    return model.get_input_embeddings().weight.shape[1]
+
+
+def apply_word2vec(config: TrainConfig, model, tokenizer, texts: list[str], out: Path, accelerator: Accelerator) -> None:
+    """Initialise (and for "word2vec-frozen", freeze) the embeddings from word2vec vectors."""
+    from ..data.word2vec import embedding_matrix, load_word2vec, save_word2vec, train_word2vec
+
+    path = Path(config.word2vec) if config.word2vec else out / "word2vec.kv"
+    with accelerator.main_process_first():
+        if not path.exists():
+            if accelerator.is_main_process:
+                vectors = train_word2vec(tokenizer, texts, vector_size=embedding_size(model), seed=config.seed)
+                save_word2vec(vectors, path)
+        vectors = load_word2vec(path)
+    # Rescaled to the random init's spread, so "random vs word2vec" compares content, not scale.
+    init_std = float(model.get_input_embeddings().weight.detach().std())
+    matrix = embedding_matrix(vectors, tokenizer, seed=config.seed, std=init_std)
+    init_embeddings(model, matrix, freeze=config.embeddings == "word2vec-frozen")
+
+
+def resume(run: Run) -> None:
+    """Load the checkpoint that --resume / --resume_from name, if any; a larger budget continues a finished run."""
+    checkpoint = resume_point(run.config, run.out / "checkpoints")
+    if checkpoint is not None:
+        load_checkpoint(run.accelerator, checkpoint)
+        if run.state.stop_reason != "early stopping":
+            run.state.stop_reason = budget_reached(run.config, run.state)
+        run.settled_step = run.state.step
+        logger.info("resumed from %s at step %d", checkpoint, run.state.step)
+    run.log.truncate_after(run.state.step)  # a run killed before its first checkpoint starts again from step 0

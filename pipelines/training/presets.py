@@ -1,0 +1,69 @@
+"""Training presets: the settings each architecture trains with, named for their purpose.
+
+A preset fills every training setting the user leaves unset:
+
+    test   seconds: tests and smoke runs (tiny models)
+    cpu    the CPU comparison (`make demo`): small models, minutes on two cores
+    gpu    paper-scale runs on GPUs (base-size models)
+
+The measurements behind the values are in docs/presets.md.
+"""
+
+from ..errors import ConfigError
+
+# Recurrent models: Adam at 1e-3, no warmup, the rate halved when the validation loss stalls (as
+# JoeyNMT's RNN recipes): stable from the first step, they gain most from a high early rate.
+RECURRENT_CPU = dict(
+    size="small", batch_tokens=4096, learning_rate=1e-3, schedule="plateau", plateau_every=200, warmup_steps=0,
+    dropout=0.2, eval_every=200, save_every=200,
+)
+# The LSTM gains from more updates than the plain RNN, whose ungated gradients need larger batches.
+LSTM_CPU = dict(RECURRENT_CPU, batch_tokens=2048)
+# Inverse square root with a linear warmup (Vaswani et al. 2017); at CPU budgets the Transformer is bound by
+# its number of updates, hence small batches and a short warmup.
+TRANSFORMER_CPU = dict(
+    size="small", batch_tokens=1024, learning_rate=1e-3, schedule="inverse_sqrt", warmup_steps=100, dropout=0.1,
+    eval_every=200, save_every=200,
+)
+TEST = dict(size="tiny", batch_tokens=512, learning_rate=3e-3, schedule="constant", warmup_steps=0, dropout=0.0,
+            eval_every=20, save_every=20)
+RECURRENT_GPU = dict(RECURRENT_CPU, size="base", batch_tokens=16384, dropout=0.3, plateau_every=1000,
+                     eval_every=1000, save_every=1000)
+
+PRESETS = {
+    "test": {"rnn": TEST, "lstm": TEST, "transformer": TEST},
+    "cpu": {"rnn": RECURRENT_CPU, "lstm": LSTM_CPU, "transformer": TRANSFORMER_CPU},
+    "gpu": {
+        "rnn": RECURRENT_GPU,
+        "lstm": RECURRENT_GPU,
+        "transformer": dict(TRANSFORMER_CPU, size="base", batch_tokens=16384, learning_rate=7e-4, warmup_steps=4000,
+                            eval_every=1000, save_every=1000),
+    },
+}
+
+# Summarization: sources are 5-10x longer than their summaries and the batch budget counts the longer side.
+SUMMARIZATION = {
+    "test": {},
+    "cpu": {
+        # ~20 dialogues (~600 summary tokens) a batch: many small updates. Over dialogue-length sources the plain
+        # RNN needs scaled attention and the source embeddings beside its states to read its source.
+        "rnn": dict(batch_tokens=6000, plateau_every=200, scaled_attention=True, source_embedding_residual=True),
+        "lstm": dict(batch_tokens=6000, plateau_every=200),
+        # It learns to use its encoder later than the recurrent models: twice the updates per summary token.
+        "transformer": dict(batch_tokens=3000, learning_rate=2e-3, warmup_steps=400),
+    },
+    "gpu": {"rnn": dict(batch_tokens=32768, scaled_attention=True, source_embedding_residual=True),
+            "lstm": dict(batch_tokens=32768), "transformer": dict(batch_tokens=32768)},
+}
+
+# The presets' names before they were named for their purpose, as run folders and results recorded them.
+FORMER_NAMES = {"tiny": "test", "demo": "cpu", "full": "gpu"}
+
+
+def preset(name: str, arch: str, kind: str = "translation") -> dict:
+    """The settings of preset `name` for architecture `arch` on a task of `kind`."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    if arch not in PRESETS[name]:
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(PRESETS[name])}")
+    return {**PRESETS[name][arch], **SUMMARIZATION[name].get(arch, {})} if kind == "summarization" else PRESETS[name][arch]
