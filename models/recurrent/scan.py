@@ -29,10 +29,10 @@ from torch import nn
 
 # Positions per chunk of the scan. In float32, log(h_t) = a*_t + logcumsumexp(...) adds two numbers
 # of size |a*_t| that nearly cancel, so h_t's relative error grows like |a*_t| * 2^-24: over 2,048
-# steps in one piece that measured 1e-4 with unit-scale gate inputs and 8e-4 with saturated ones
-# (inputs of scale 8). The scan restarts a* at every chunk and carries the state from chunk to
-# chunk by the recurrence itself (h = A h_0 + ...), so |a*| stays below 16 * max|log a|: 1.2e-6
-# and 1.4e-5 (the float32 loop: 1.5e-7 and 3.5e-7), for about 10% more time than one piece.
+# steps in one piece the error (of |h| + 1) measured 1e-4 with unit-scale gate inputs and 8e-4 with
+# saturated ones (inputs of scale 8). The scan restarts a* at every chunk and carries the state from
+# chunk to chunk by the recurrence itself (h = A h_0 + ...), so |a*| stays below 16 * max|log a|:
+# 1.2e-6 and 1.4e-5 (the float32 loop: 1.5e-7 and 3.5e-7), for about 10% more time than one piece.
 SCAN_CHUNK = 16
 
 
@@ -117,6 +117,11 @@ def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.where(positions < lengths, lengths - 1 - positions, positions)
 
 
+def reorder(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Reverse each row of (batch, steps, features) within its length by `reversal_index`."""
+    return tensor.gather(1, index.unsqueeze(-1).expand(-1, -1, tensor.shape[2]))
+
+
 class MinimalRecurrence(nn.Module):
     """A stack of minGRU or minLSTM layers (see the subclasses), called like a batch-first nn.GRU:
     `(inputs, state) -> (outputs, state)`, state (layers * directions, batch, hidden_size).
@@ -135,9 +140,9 @@ class MinimalRecurrence(nn.Module):
     """
 
     gates = 0  # projections per layer besides the candidate's: set by the subclasses
-    # hidden_size -> the slice of a projection's outputs that is a forget gate, or None: the
-    # model's _init_weights starts that bias at 1 (as for the LSTM), so the state leans to remembering.
-    forget_gate = None
+    # Which block of a projection's outputs is a forget gate (None: none). The model's _init_weights
+    # starts its bias at 1 (as for the LSTM), so the state leans to remembering from the start.
+    forget_block = None
     parallel_scan = True
 
     def __init__(
@@ -161,9 +166,10 @@ class MinimalRecurrence(nn.Module):
             for layer in range(num_layers)
             for _ in range(self.directions)
         )
-        if self.forget_gate is not None:
+        if self.forget_block is not None:
+            block = slice(self.forget_block * hidden_size, (self.forget_block + 1) * hidden_size)
             for projection in self.projections:
-                projection.forget_gate = self.forget_gate(hidden_size)  # read by the model's _init_weights
+                projection.forget_gate = block  # read by RecurrentPreTrainedModel._init_weights
 
     @staticmethod
     def coefficients(projected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,11 +219,6 @@ class MinimalRecurrence(nn.Module):
         return log_space_scan(log_a, log_b, initial)
 
 
-def reorder(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Reverse each row of (batch, steps, features) within its length by `reversal_index`."""
-    return tensor.gather(1, index.unsqueeze(-1).expand(-1, -1, tensor.shape[2]))
-
-
 class MinGRU(MinimalRecurrence):
     """minGRU layers: projection [W_z x; W_h x], h_t = (1 - z_t) h_{t-1} + z_t g(W_h x_t)."""
 
@@ -230,4 +231,4 @@ class MinLSTM(MinimalRecurrence):
 
     gates = 2
     coefficients = staticmethod(minlstm_coefficients)
-    forget_gate = staticmethod(lambda hidden_size: slice(0, hidden_size))
+    forget_block = 0
