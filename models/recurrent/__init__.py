@@ -1,13 +1,23 @@
-"""RNN and LSTM encoder-decoder models (configuration and modeling)."""
+"""RNN, LSTM, minGRU and minLSTM encoder-decoder models (configuration and modeling)."""
 
-from .configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
-from .modeling_recurrent import LSTMForConditionalGeneration, RecurrentPreTrainedModel, RNNForConditionalGeneration
+from .configuration_recurrent import LSTMConfig, MinGRUConfig, MinLSTMConfig, RecurrentConfig, RNNConfig
+from .modeling_recurrent import (
+    LSTMForConditionalGeneration,
+    MinGRUForConditionalGeneration,
+    MinLSTMForConditionalGeneration,
+    RecurrentPreTrainedModel,
+    RNNForConditionalGeneration,
+)
 
 __all__ = [
     "RecurrentConfig",
     "RNNConfig",
     "LSTMConfig",
+    "MinGRUConfig",
+    "MinLSTMConfig",
     "RecurrentPreTrainedModel",
     "RNNForConditionalGeneration",
     "LSTMForConditionalGeneration",
+    "MinGRUForConditionalGeneration",
+    "MinLSTMForConditionalGeneration",
 ]

@@ -1,9 +1,9 @@
-"""Configurations of the recurrent encoder-decoder models (RNN/GRU and LSTM).
+"""Configurations of the recurrent encoder-decoder models (RNN/GRU, LSTM, minGRU, minLSTM).
 
-`RNNConfig` and `LSTMConfig` share every field through `RecurrentConfig`;
-they differ only in the recurrent unit (`RNNConfig.cell` chooses a tanh RNN
-or a GRU, `LSTMConfig` is always an LSTM) and in `model_type`, which the
-Auto classes use to pick the model class.
+`RNNConfig`, `LSTMConfig`, `MinGRUConfig` and `MinLSTMConfig` share every
+field through `RecurrentConfig`; they differ only in the recurrent unit
+(`RNNConfig.cell` chooses a tanh RNN or a GRU, the others have one unit each)
+and in `model_type`, which the Auto classes use to pick the model class.
 
 Generation defaults (beam size, maximum length, ...) are not config fields:
 they belong in the model's `GenerationConfig`.
@@ -121,12 +121,13 @@ class RecurrentConfig(PretrainedConfig):
         decoder_start_token_id (`int`, *optional*, defaults to 1):
             Id the decoder starts from (the bos token).
         cell (`str`, *optional*):
-            The recurrent unit, "rnn", "gru" or "lstm"; each subclass accepts
-            its own (see `RNNConfig`, `LSTMConfig`).
+            The recurrent unit, "rnn", "gru", "lstm", "mingru" or "minlstm";
+            each subclass accepts its own (see `RNNConfig`, `LSTMConfig`,
+            `MinGRUConfig`, `MinLSTMConfig`).
     """
 
     # Recurrent units the `cell` field accepts; subclasses narrow it.
-    cells = ("rnn", "gru", "lstm")
+    cells = ("rnn", "gru", "lstm", "mingru", "minlstm")
 
     def __init__(
         self,
@@ -269,3 +270,86 @@ class LSTMConfig(RecurrentConfig):
 
     def __init__(self, **kwargs):  # see RNNConfig.__init__
         super().__init__(**kwargs)
+
+
+# What MinGRUConfig's and MinLSTMConfig's docstrings say about both minimal cells.
+MINIMAL_CELLS_DOC = """
+    The minimal cells (Feng et al. 2024, "Were RNNs All We Needed?") compute
+    their gates and candidate from the input x_t alone, never from h_{t-1}.
+    Each layer is then one linear projection of its input followed by the
+    linear recurrence h_t = a_t h_{t-1} + b_t (0 < a_t < 1, b_t > 0), with
+    g(x) = x + 1/2 for x >= 0 and sigmoid(x) below (always positive). The
+    state is one vector per layer (the minLSTM has no cell state), so the
+    decoder state and the generation cache are shaped as the GRU's.
+    Layers stack as nn.GRU's do: each layer's output feeds the next, with
+    `hidden_dropout` in between (the paper's language models add residual
+    connections, normalisation and MLPs between layers; these do not).
+
+    Over a whole sequence (the encoder; the decoder in training and without
+    a cache) every h_t comes from one parallel scan in log space (Heinsen
+    2023, `scan.log_space_scan`): log h_t = a*_t + logcumsumexp(log b - a*)_t
+    with a* the cumulative sum of log a_t, in chunks of 16 positions whose
+    entering states are carried by the recurrence (float32 error 1e-6 to
+    1e-5 of |h| + 1 at any length). Cached decoding steps run the recurrence
+    h_t = a_t h_{t-1} + b_t itself. Both compute in float32 at least, also
+    under bfloat16 autocast or weights. The encoder handles padding without
+    packing: its backward direction reverses each source within its length.
+
+    What the other options cost with these cells:
+    - `attention="none"`, `"luong-dot"`, `"luong-general"` (without input
+      feeding): the decoder keeps the parallel scan over all target
+      positions and scores every position at once.
+    - `attention="bahdanau"` and `input_feeding`: the recurrent input at
+      step t depends on the state at t - 1 (Bahdanau's context is computed
+      from it; input feeding feeds the previous attentional vector), so the
+      decoder loses the parallel scan and loops over target positions, one
+      projection and one recurrence step per position, as the LSTM does.
+    - `coverage`: the scan is kept; only the attention loops over steps.
+    - `copy_attention`, `scaled_attention`, `source_embedding_residual`:
+      no effect on the recurrence.
+"""
+
+
+class MinGRUConfig(RecurrentConfig):
+    r"""
+    Configuration of `MinGRUForConditionalGeneration`: a minGRU
+    encoder-decoder. Takes every argument of `RecurrentConfig`; the recurrent
+    unit (`cell`) is always `"mingru"`:
+
+        z_t = sigmoid(Linear_z(x_t)),  h~_t = g(Linear_h(x_t)),
+        h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    (one projection of 2 * units outputs per layer and direction).
+    """
+
+    model_type = "lineage-mingru"
+    cells = ("mingru",)
+
+    def __init__(self, **kwargs):  # see RNNConfig.__init__
+        super().__init__(**kwargs)
+
+
+class MinLSTMConfig(RecurrentConfig):
+    r"""
+    Configuration of `MinLSTMForConditionalGeneration`: a minLSTM
+    encoder-decoder. Takes every argument of `RecurrentConfig`; the recurrent
+    unit (`cell`) is always `"minlstm"`:
+
+        f_t = sigmoid(Linear_f(x_t)),  i_t = sigmoid(Linear_i(x_t)),
+        h~_t = g(Linear_h(x_t)),  f'_t = f_t / (f_t + i_t),  i'_t = i_t / (f_t + i_t),
+        h_t = f'_t * h_{t-1} + i'_t * h~_t
+
+    (one projection of 3 * units outputs per layer and direction; the
+    forget gate's bias starts at 1, as the LSTM's does, so the state leans
+    towards remembering from the start).
+    """
+
+    model_type = "lineage-minlstm"
+    cells = ("minlstm",)
+
+    def __init__(self, **kwargs):  # see RNNConfig.__init__
+        super().__init__(**kwargs)
+
+
+MinGRUConfig.__doc__ += MINIMAL_CELLS_DOC
+MinLSTMConfig.__doc__ += MINIMAL_CELLS_DOC

@@ -1,11 +1,14 @@
-"""Recurrent encoder-decoder models: RNN/GRU and LSTM, with or without attention.
+"""Recurrent encoder-decoder models: RNN/GRU, LSTM, minGRU and minLSTM, with or without attention.
 
-One implementation serves both architectures (`RNNForConditionalGeneration`
-and `LSTMForConditionalGeneration` differ only in their config class). Read
+One implementation serves every architecture (`RNNForConditionalGeneration`,
+`LSTMForConditionalGeneration`, `MinGRUForConditionalGeneration` and
+`MinLSTMForConditionalGeneration` differ only in their config class). Read
 top to bottom:
 
 1. the encoder: the shared embedding, then a packed (bidirectional) nn.RNN /
-   nn.GRU / nn.LSTM, so padding never changes a sequence's result;
+   nn.GRU / nn.LSTM, so padding never changes a sequence's result; the
+   minimal cells (scan.py: MinGRU, MinLSTM) take the lengths instead of a
+   packed batch, to the same effect;
 2. the attention: Bahdanau (additive) or Luong (dot / general), masking
    padded source positions;
 3. the decoder: a bridge from the encoder's final state to the decoder's
@@ -24,10 +27,12 @@ every position at once. Bahdanau attention (its query is the previous decoder
 state and its context is part of the recurrent input) and input feeding (the
 previous attentional vector is part of the input) need a per-step loop.
 Coverage keeps the fused recurrent call but loops the attention over steps
-(each step's scores read the attention summed so far).
+(each step's scores read the attention summed so far). For minGRU / minLSTM
+the fused call is a log-space parallel scan over all positions, and a cached
+decoding step is one step of their linear recurrence (see scan.py).
 
-This file travels with published models: it imports torch, transformers and
-its configuration (relatively) only.
+This file travels with published models: it imports torch, transformers, its
+configuration and scan.py (relatively) only.
 """
 
 from dataclasses import dataclass
@@ -40,9 +45,12 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import Seq2SeqLMOutput
 from transformers.utils import ModelOutput
 
-from .configuration_recurrent import LSTMConfig, RecurrentConfig, RNNConfig
+from .configuration_recurrent import LSTMConfig, MinGRUConfig, MinLSTMConfig, RecurrentConfig, RNNConfig
+from .scan import MinGRU, MinimalRecurrence, MinLSTM
 
-RECURRENT_UNITS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+# Every unit is built as nn.GRU is, (input_size, hidden_size, num_layers=, bidirectional=, batch_first=True,
+# dropout=), and called as it is, (inputs, state) -> (outputs, state); MinimalRecurrence follows nn.GRU there.
+RECURRENT_UNITS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "mingru": MinGRU, "minlstm": MinLSTM}
 # transformers 5.24 renamed the outputs' `past_key_values` to `cache`; earlier releases read the old name.
 STATE_FIELD = "cache" if "cache" in Seq2SeqLMOutput.__dataclass_fields__ else "past_key_values"
 
@@ -81,7 +89,7 @@ class RecurrentEncoderOutput(ModelOutput):
             state of every layer (forward direction at the last real token,
             backward direction at the first), directions concatenated.
         final_cell: (batch, encoder_layers, hidden_size) the LSTM's final cell
-            states, laid out like `final_hidden`; None for RNN/GRU.
+            states, laid out like `final_hidden`; None for the other cells.
         hidden_states: `(last_hidden_state,)` when output_hidden_states.
         attentions: always None (the encoder has no attention).
     """
@@ -95,7 +103,8 @@ class RecurrentEncoderOutput(ModelOutput):
 
 
 class RecurrentEncoder(nn.Module):
-    """Embedding, dropout, and a packed multi-layer (bidirectional) recurrent network.
+    """Embedding, dropout, and a packed multi-layer (bidirectional) recurrent network
+    (for minGRU / minLSTM: given the lengths instead of a packed batch).
 
     A bidirectional encoder gives each direction hidden_size // 2 units, so
     outputs and final states always have hidden_size features.
@@ -139,7 +148,8 @@ class RecurrentEncoder(nn.Module):
         """Encode right-padded `input_ids` (batch, source_length).
 
         `attention_mask` marks real tokens with 1 (None: no padding). Padded
-        positions are never read: the recurrent network runs on a packed batch.
+        positions are never read: the recurrent network runs on a packed batch,
+        or (minimal cells) is given the lengths (see MinimalRecurrence).
         """
         batch, length = input_ids.shape
         if length == 0:
@@ -148,9 +158,12 @@ class RecurrentEncoder(nn.Module):
         check_length(int(lengths.max()), self.config, "source")
         embeds = self.embedding_dropout(self.embed_tokens(input_ids))
         # A row that is all padding still runs over one (masked) position.
-        packed = pack_padded_sequence(embeds, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        packed_outputs, state = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=length)
+        if isinstance(self.rnn, MinimalRecurrence):
+            outputs, state = self.rnn(embeds, lengths=lengths.clamp(min=1))
+        else:
+            packed = pack_padded_sequence(embeds, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+            packed_outputs, state = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=length)
         if self.embedding_residual is not None:
             real = torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
             outputs = outputs + self.embedding_residual(embeds) * real.unsqueeze(-1).to(outputs.dtype)
@@ -519,7 +532,8 @@ class RecurrentPreTrainedModel(PreTrainedModel):
         """Embedding (and untied output layer): N(0, embedding_init_std), pad row zero.
         Linear and recurrent layers: PyTorch's defaults (uniform in +-1/sqrt(fan_in)),
         except the coverage feature, which starts at zero (no effect until learned);
-        LSTM forget-gate biases sum to 1, so the cell remembers from the start.
+        LSTM forget-gate biases sum to 1, so the cell remembers from the start, and
+        so does the minLSTM's forget-gate bias (marked `forget_gate` on its projections).
 
         transformers 5 guards torch.nn.init so loaded weights are not overwritten;
         the in-place slice writes below check the same flag themselves.
@@ -538,6 +552,9 @@ class RecurrentPreTrainedModel(PreTrainedModel):
                     nn.init.zeros_(module.bias)
             else:
                 module.reset_parameters()
+                forget = getattr(module, "forget_gate", None)
+                if forget is not None and not getattr(module.bias, "_is_hf_initialized", False):
+                    module.bias[forget].fill_(1.0)
         elif isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)):
             module.reset_parameters()
             if isinstance(module, nn.LSTM):
@@ -551,8 +568,9 @@ class RecurrentPreTrainedModel(PreTrainedModel):
 class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
     """The recurrent encoder-decoder with its language-model head.
 
-    The shared implementation of `RNNForConditionalGeneration` and
-    `LSTMForConditionalGeneration`, which add `GenerationMixin` as a direct base.
+    The shared implementation of `RNNForConditionalGeneration`,
+    `LSTMForConditionalGeneration`, `MinGRUForConditionalGeneration` and
+    `MinLSTMForConditionalGeneration`, which add `GenerationMixin` as a direct base.
     `own_generation_inputs = False` makes generate() prepare each step's inputs
     with GenerationMixin's general method instead of this model's own (a switch
     for benchmarks/fast_paths.py; the outputs are the same either way).
@@ -786,3 +804,15 @@ class LSTMForConditionalGeneration(RecurrentForConditionalGeneration, Generation
     """LSTM encoder-decoder for sequence-to-sequence generation."""
 
     config_class = LSTMConfig
+
+
+class MinGRUForConditionalGeneration(RecurrentForConditionalGeneration, GenerationMixin):
+    """minGRU encoder-decoder for sequence-to-sequence generation (see `MinGRUConfig`)."""
+
+    config_class = MinGRUConfig
+
+
+class MinLSTMForConditionalGeneration(RecurrentForConditionalGeneration, GenerationMixin):
+    """minLSTM encoder-decoder for sequence-to-sequence generation (see `MinLSTMConfig`)."""
+
+    config_class = MinLSTMConfig
