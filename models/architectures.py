@@ -9,8 +9,13 @@ from dataclasses import dataclass
 
 from transformers import PretrainedConfig, PreTrainedModel
 
-from .recurrent.configuration_recurrent import LSTMConfig, RNNConfig
-from .recurrent.modeling_recurrent import LSTMForConditionalGeneration, RNNForConditionalGeneration
+from .recurrent.configuration_recurrent import LSTMConfig, MinGRUConfig, MinLSTMConfig, RNNConfig
+from .recurrent.modeling_recurrent import (
+    LSTMForConditionalGeneration,
+    MinGRUForConditionalGeneration,
+    MinLSTMForConditionalGeneration,
+    RNNForConditionalGeneration,
+)
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,14 @@ ARCHITECTURES = {
     for architecture in (
         Architecture("rnn", "RNN", RNNConfig, RNNForConditionalGeneration),
         Architecture("lstm", "LSTM", LSTMConfig, LSTMForConditionalGeneration),
+        Architecture("mingru", "minGRU", MinGRUConfig, MinGRUForConditionalGeneration),
+        Architecture("minlstm", "minLSTM", MinLSTMConfig, MinLSTMForConditionalGeneration),
         Architecture("transformer", "Transformer"),
     )
 }
 ARCHS = tuple(ARCHITECTURES)
 RECURRENT = tuple(name for name, architecture in ARCHITECTURES.items() if architecture.recurrent)
 LABELS = {name: architecture.label for name, architecture in ARCHITECTURES.items()}
+# The three generations of the lineage: a comparison's default rows and the study's architectures. minGRU and
+# minLSTM (recurrent, trained with a parallel scan) join a comparison when named (--archs, --rows).
+GENERATIONS = ("rnn", "lstm", "transformer")

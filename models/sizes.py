@@ -12,6 +12,8 @@ SIZES = {
     "tiny": {
         "rnn": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
         "lstm": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
+        "mingru": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
+        "minlstm": dict(embedding_size=32, hidden_size=32, encoder_layers=1, decoder_layers=1),
         "transformer": dict(
             d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
             decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
@@ -21,6 +23,8 @@ SIZES = {
     "small": {
         "rnn": dict(embedding_size=256, hidden_size=768, encoder_layers=1, decoder_layers=1),  # 4.9M
         "lstm": dict(embedding_size=256, hidden_size=384, encoder_layers=1, decoder_layers=1),  # 4.3M
+        "mingru": dict(embedding_size=256, hidden_size=768, encoder_layers=1, decoder_layers=1),  # 4.4M
+        "minlstm": dict(embedding_size=256, hidden_size=704, encoder_layers=1, decoder_layers=1),  # 4.5M
         "transformer": dict(  # 4.9M
             d_model=256, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
             decoder_attention_heads=4, encoder_ffn_dim=512, decoder_ffn_dim=512,
@@ -30,6 +34,8 @@ SIZES = {
     "base": {
         "rnn": dict(embedding_size=512, hidden_size=2048, encoder_layers=2, decoder_layers=2),  # 41.9M
         "lstm": dict(embedding_size=512, hidden_size=1280, encoder_layers=2, decoder_layers=2),  # 51.7M
+        "mingru": dict(embedding_size=512, hidden_size=2304, encoder_layers=2, decoder_layers=2),  # 48.4M
+        "minlstm": dict(embedding_size=512, hidden_size=2048, encoder_layers=2, decoder_layers=2),  # 50.3M
         "transformer": dict(  # 48.8M
             d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
             decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048,

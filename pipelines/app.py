@@ -232,6 +232,8 @@ def eager_attention(model):
     Generation keeps the model's own implementation (sdpa for the
     Transformer), so outputs stay exactly those of a plain `pipeline()`.
     """
+    # transformers has no public getter for the implementation in use (set_attn_implementation has no twin):
+    # the config's private attribute is read, and tests/test_app.py's attention checks fail if it goes.
     before = getattr(model.config, "_attn_implementation", None)
     if before in (None, "eager"):
         yield

@@ -9,13 +9,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import isolated  # tests/isolated.py
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForSeq2SeqLM
-
-import isolated  # tests/isolated.py
-from models.recurrent import (
+from lineage.models.recurrent import (
     MinGRUConfig,
     MinGRUForConditionalGeneration,
     MinLSTMConfig,
@@ -23,8 +21,8 @@ from models.recurrent import (
     RecurrentConfig,
     RNNConfig,
 )
-from models.recurrent.modeling_recurrent import STATE_FIELD
-from models.recurrent.scan import (
+from lineage.models.recurrent.modeling_recurrent import STATE_FIELD
+from lineage.models.recurrent.scan import (
     SCAN_CHUNK,
     MinGRU,
     MinLSTM,
@@ -33,6 +31,7 @@ from models.recurrent.scan import (
     minlstm_coefficients,
     recurrence_loop,
 )
+from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
 HERE = Path(__file__).resolve().parent
 recurrent_tests = isolated.load_by_path("lineage_recurrent_tests", HERE / "test_recurrent.py")
@@ -51,13 +50,6 @@ ATTENTIONS = recurrent_tests.ATTENTIONS
 CASES = [(cell, attention, feed) for cell in MODELS for attention, feed in ATTENTIONS]
 CASE_IDS = [f"{cell}-{attention}{'-feed' if feed else ''}" for cell, attention, feed in CASES]
 
-# Until models/__init__.py registers them as it does the RNN and LSTM: the Auto classes build them by
-# model_type, and save_pretrained copies the model code and writes `auto_map`.
-for _config_class, _model_class in MODELS.values():
-    AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(_config_class, _model_class, exist_ok=True)
-    _config_class.register_for_auto_class()
-    _model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 
 @pytest.fixture(autouse=True, scope="module")

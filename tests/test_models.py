@@ -1,4 +1,4 @@
-"""models/__init__.py: the build entry point and the size presets."""
+"""lineage.models: the build entry point and the sizes."""
 
 import pytest
 from lineage.models import SIZES, build_model
@@ -23,8 +23,8 @@ def test_build_model_uses_the_tokenizer_ids(toy_tokenizer):
 
 
 def test_unknown_architecture_and_size_are_named(toy_tokenizer):
-    with pytest.raises(ValueError, match="unknown architecture 'gpt': choose one of rnn, lstm, transformer"):
+    with pytest.raises(ValueError, match="unknown architecture 'gpt': choose one of rnn, lstm, mingru, minlstm, transformer"):
         build_model("gpt", toy_tokenizer)
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
         build_model("lstm", toy_tokenizer, "huge")
-    assert set(SIZES["small"]) == set(ARCHITECTURES)
+    assert all(set(SIZES[size]) == set(ARCHITECTURES) for size in SIZES)

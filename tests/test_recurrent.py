@@ -211,6 +211,24 @@ def test_cached_decoding_equals_uncached(toy, arch, attention, feed):
     _assert_same_generation(model, input_ids, attention_mask, do_sample=True, top_k=5)
 
 
+def test_generation_still_calls_the_private_cache_hooks(toy, monkeypatch):
+    """The model keeps its recurrent state out of transformers' Cache classes through two private GenerationMixin
+    hooks; a transformers release that stops calling them must fail here, by name, not somewhere in a beam."""
+    input_ids, attention_mask, _, _ = toy
+    model = make_model("lstm").eval()
+    called = []
+    cls = type(model)
+    default_cache, reorder = cls._supports_default_dynamic_cache.__func__, cls._reorder_cache
+    monkeypatch.setattr(cls, "_supports_default_dynamic_cache",
+                        classmethod(lambda c: called.append("_supports_default_dynamic_cache") or default_cache(c)))
+    monkeypatch.setattr(cls, "_reorder_cache",
+                        staticmethod(lambda past, beam_idx: called.append("_reorder_cache") or reorder(past, beam_idx)))
+    with torch.no_grad():
+        model.generate(input_ids=input_ids, attention_mask=attention_mask, num_beams=3, max_new_tokens=4)
+    assert {"_supports_default_dynamic_cache", "_reorder_cache"} <= set(called), (
+        f"generate() called {sorted(set(called))}: transformers changed its cache hooks (modeling_recurrent.py)")
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_stock_generation_inputs_decode_the_same_without_warnings(toy, arch):
     """GenerationMixin's own prepare_inputs_for_generation (the fast-paths benchmark's baseline)

@@ -783,9 +783,14 @@ class RecurrentForConditionalGeneration(RecurrentPreTrainedModel):
                 inputs[name] = kwargs[name]
         return inputs
 
+    # The two private GenerationMixin hooks below stay because transformers has no public API for a model whose
+    # state is not a transformers Cache (the alternative, a Cache subclass, would have to implement its
+    # key/value layer interface for a state that has none). tests/test_recurrent.py
+    # (test_generation_still_calls_the_private_cache_hooks) fails at once if generate() stops calling them.
+
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
-        # The decoder state is a tuple of tensors, not a transformers Cache.
+        # The decoder state is a tuple of tensors: generate() must not build a DynamicCache for it.
         return False
 
     @staticmethod

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..configs import field_like
 from ..errors import ConfigError
-from ..models.architectures import ARCHS, RECURRENT
+from ..models.architectures import ARCHS, GENERATIONS, RECURRENT
 from ..training.config import TrainConfig
 from .presets import FORMER_NAMES, compare_preset
 
@@ -130,7 +130,7 @@ class CompareConfig:
             values["budget_target_tokens"] = None
         values["name"] = values["name"] or self.preset
         if values["rows"] is None:
-            values["archs"], values["variants"] = values["archs"] or ",".join(ARCHS), values["variants"] or ""
+            values["archs"], values["variants"] = values["archs"] or ",".join(GENERATIONS), values["variants"] or ""
         config = CompareConfig(**values)
         config.validate()
         return config

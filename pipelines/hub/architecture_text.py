@@ -16,7 +16,9 @@ TRANSFORMER_ATTENTION = (
     "encoder outputs (Vaswani et al., 2017)",
     "multi-head-attention",
 )
-CELLS = {"rnn": "Elman RNN (tanh)", "gru": "GRU (Cho et al., 2014)", "lstm": "LSTM (Hochreiter & Schmidhuber, 1997)"}
+CELLS = {"rnn": "Elman RNN (tanh)", "gru": "GRU (Cho et al., 2014)", "lstm": "LSTM (Hochreiter & Schmidhuber, 1997)",
+         "mingru": "minGRU (Feng et al., 2024), trained with a parallel scan",
+         "minlstm": "minLSTM (Feng et al., 2024), trained with a parallel scan"}
 EMBEDDINGS = {
     "random": "random initialisation (everything is trained from scratch)",
     "word2vec": "initialised from word2vec vectors (gensim) trained on the task's tokenized training text, "

@@ -26,6 +26,8 @@ MODELS = {
     "lstm-bahdanau": ("lstm", {"attention": "bahdanau"}),
     "lstm-luong-general-copy": ("lstm", {"attention": "luong-general", "copy_attention": True}),
     "lstm-pointer-generator": ("lstm", {"attention": "luong-general", "copy_attention": True, "coverage": True}),
+    "mingru-luong-general": ("mingru", {"attention": "luong-general"}),
+    "minlstm-luong-general": ("minlstm", {"attention": "luong-general"}),
     "transformer": ("transformer", {}),
 }
 DEFAULT_CPU_BUDGET = 540.0  # seconds: `make bench` must end within 10 minutes on 2 cores

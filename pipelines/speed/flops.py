@@ -25,12 +25,15 @@ Conventions (the same for every architecture, no fudge factors):
 `torch.utils.flop_counter.FlopCounterMode` on real models (to the FLOP).
 """
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per recurrent cell: tanh RNN 1, GRU 3, LSTM 4
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "mingru": 2, "minlstm": 3}  # weight blocks per recurrent cell
+# The minimal cells read only their input: no recurrent weight matrix (scan.py).
+INPUT_ONLY = ("mingru", "minlstm")
 
 
 def recurrent_cell_flops(cell: str, input_size: int, units: int) -> int:
-    """One time step of one direction of one layer: gates x (W_ih x + W_hh h)."""
-    return 2 * GATES[cell] * units * (input_size + units)
+    """One time step of one direction of one layer: gates x (W_ih x + W_hh h), or gates x W x for the minimal
+    cells (their scan's elementwise work is not a matrix product and not counted)."""
+    return 2 * GATES[cell] * units * (input_size + (0 if cell in INPUT_ONLY else units))
 
 
 def recurrent_forward_flops(config, source_length: int, target_length: int) -> dict[str, int]:
@@ -133,7 +136,7 @@ def forward_flops(config, source_length: int, target_length: int) -> dict[str, i
     """Forward FLOPs of one pair, by part, for any Lineage model config."""
     if config.model_type == "pegasus":
         return transformer_forward_flops(config, source_length, target_length)
-    if config.model_type in ("lineage-rnn", "lineage-lstm"):
+    if config.model_type in ("lineage-rnn", "lineage-lstm", "lineage-mingru", "lineage-minlstm"):
         return recurrent_forward_flops(config, source_length, target_length)
     raise ValueError(f"no FLOP count for model_type {config.model_type!r}")
 

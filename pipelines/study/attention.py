@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..models.architectures import ARCHS
+from ..models.architectures import GENERATIONS
 from ..report.plots import plt, save
 from ..report.tables import markdown_table
 from .grid import Grid, role_of
@@ -28,7 +28,7 @@ def measure(grid: Grid) -> tuple[dict, dict]:
     median = sorted(lengths)[len(lengths) // 2]
     source = sources[min(range(len(lengths)), key=lambda i: abs(lengths[i] - median))]
     models, maps = {}, {}
-    for arch in ARCHS:
+    for arch in GENERATIONS:
         model = AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(task_id, arch)))
         found = probes.attention_map(model, tokenizer, source, task.max_source_length)
         label = grid.entries[grid.first(task_id, arch)].label

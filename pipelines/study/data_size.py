@@ -4,7 +4,7 @@ training budget for each training-set size."""
 from pathlib import Path
 
 from ..data.tasks import score_name
-from ..models.architectures import ARCHS, LABELS
+from ..models.architectures import GENERATIONS, LABELS
 from ..report.plots import plt, save
 from ..report.stats import budget_leaders, confidence_text, difference
 from ..report.tables import markdown_table
@@ -23,7 +23,7 @@ def numbers(grid: Grid) -> dict:
         full = grid.train_size(task_id)
         sizes = [n for n in spec["data_sizes"] if n < full]
         cells = {arch: [grid.seeds(task_id, arch, samples=n, sweep=True) for n in sizes] + [grid.seeds(task_id, arch)]
-                 for arch in ARCHS}
+                 for arch in GENERATIONS}
         metric = grid.metric(task_id)
         tasks[grid.tasks[task_id].name] = {
             "metric": metric, "metric_label": score_name(metric), "sizes": sizes + [full],

@@ -10,7 +10,7 @@ from ..comparison.presets import compare_preset
 from ..comparison.rows import PlannedRow, plan_row, task_of
 from ..comparison.running import train_row
 from ..errors import ConfigError
-from ..models.architectures import ARCHS, RECURRENT
+from ..models.architectures import GENERATIONS, RECURRENT
 from ..report.results import Row, SpeedResults
 from ..report.stats import pooled_std, summary
 from ..training.config import milestone_tokens
@@ -20,6 +20,9 @@ from ..training.runs import MILESTONES, current_names
 from .presets import FORMER_NAMES, study_preset
 
 logger = logging.getLogger(__name__)
+
+# The recurrent generations: the study trains them without attention too.
+RECURRENT_GENERATIONS = tuple(arch for arch in GENERATIONS if arch in RECURRENT)
 
 
 @dataclass
@@ -77,12 +80,12 @@ def planned_cells(settings: dict) -> list[Cell]:
     """Every cell the study trains, each once, in the order they run."""
     seeds, sweep = settings["seeds"], settings["sweep_seeds"]
     translation = role_of(settings, "translation")
-    cells = [Cell(task, arch, seed=seed) for task in settings["tasks"] for arch in ARCHS for seed in seeds]
-    cells += [Cell(translation, arch, "no-attention", seed=seed) for arch in RECURRENT for seed in sweep]
+    cells = [Cell(task, arch, seed=seed) for task in settings["tasks"] for arch in GENERATIONS for seed in seeds]
+    cells += [Cell(translation, arch, "no-attention", seed=seed) for arch in RECURRENT_GENERATIONS for seed in sweep]
     cells += [Cell(task, arch, samples=n, seed=seed) for task, spec in settings["tasks"].items()
-              for n in spec["data_sizes"] for arch in ARCHS for seed in sweep]
+              for n in spec["data_sizes"] for arch in GENERATIONS for seed in sweep]
     cells += [Cell(translation, arch, variant, samples=n, seed=seed) for n in settings["word2vec_sizes"]
-              for variant in ("word2vec", "word2vec-frozen") for arch in ARCHS for seed in sweep]
+              for variant in ("word2vec", "word2vec-frozen") for arch in GENERATIONS for seed in sweep]
     return list(dict.fromkeys(cells))
 
 
@@ -116,7 +119,7 @@ def model_size(settings: dict) -> str:
     """The size of the study's models: that of the training preset its compare preset names (study.json files
     of earlier versions name the training preset itself, under its former name)."""
     training = compare_preset(settings["compare"])["training"] if "compare" in settings else settings["training"]
-    return preset(current_names({"preset": training})["preset"], ARCHS[0])["size"]
+    return preset(current_names({"preset": training})["preset"], GENERATIONS[0])["size"]
 
 
 def run_cell(row: PlannedRow, test_set: tuple[list, list]) -> Row:
@@ -169,7 +172,7 @@ class Grid:
         return self.seeds(task_id, arch)[0]
 
     def noise(self, task_id: str) -> float | None:
-        return pooled_std([self.scores(self.seeds(task_id, arch)) for arch in ARCHS])
+        return pooled_std([self.scores(self.seeds(task_id, arch)) for arch in GENERATIONS])
 
     def model_dir(self, cell: Cell) -> Path:
         return cell_dir(self.config, self.settings, cell) / "best"

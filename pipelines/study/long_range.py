@@ -5,12 +5,12 @@ import statistics
 from pathlib import Path
 
 from ..data.tasks import score_name
-from ..models.architectures import ARCHS, LABELS, RECURRENT
+from ..models.architectures import GENERATIONS, LABELS, RECURRENT
 from ..report.plots import plt, save
 from ..report.stats import budget_leaders, percent, summary
 from ..report.tables import markdown_table
 from . import budgets
-from .grid import Grid, role_of
+from .grid import RECURRENT_GENERATIONS, Grid, role_of
 
 TITLE = "Long-range dependencies"
 QUESTION = "How does quality change with source length, and do RNN/LSTM without attention suffer from the fixed-vector bottleneck?"
@@ -20,7 +20,7 @@ def numbers(grid: Grid) -> dict:
     task_id = role_of(grid.settings, "translation")
     metric = grid.metric(task_id)
     rows, by_budget = {}, {}
-    candidates = [(arch, "", False) for arch in ARCHS] + [(arch, "no-attention", True) for arch in RECURRENT]
+    candidates = [(arch, "", False) for arch in GENERATIONS] + [(arch, "no-attention", True) for arch in RECURRENT_GENERATIONS]
     for arch, variant, sweep in candidates:
         cells = grid.seeds(task_id, arch, variant, sweep=sweep)
         buckets = [grid.entries[c].test["by_source_length"] for c in cells]

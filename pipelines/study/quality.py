@@ -4,7 +4,7 @@ and at each milestone."""
 from pathlib import Path
 
 from ..data.tasks import score_name
-from ..models.architectures import ARCHS, LABELS
+from ..models.architectures import GENERATIONS, LABELS
 from ..report.plots import plt, save
 from ..report.stats import budget_leaders, confidence_text, difference, percent, summary, value_text
 from ..report.tables import markdown_table
@@ -19,15 +19,15 @@ def numbers(grid: Grid) -> dict:
     tasks = {}
     for task_id in grid.settings["tasks"]:
         metric = grid.metric(task_id)
-        archs = {arch: grid.scores(grid.seeds(task_id, arch)) for arch in ARCHS}
+        archs = {arch: grid.scores(grid.seeds(task_id, arch)) for arch in GENERATIONS}
         seconds = {arch: summary([grid.entries[c].training["train_seconds"] for c in grid.seeds(task_id, arch)])["mean"]
-                   for arch in ARCHS}
+                   for arch in GENERATIONS}
         tasks[grid.tasks[task_id].name] = {
             "metric": metric, "metric_label": score_name(metric), "archs": archs, "noise": grid.noise(task_id),
             "train_seconds": seconds,
             "budget_target_tokens": grid.settings["tasks"][task_id]["budget_target_tokens"],
             "budgets": grid.budgets(task_id),
-            "by_budget": {arch: grid.scores_by_budget(grid.seeds(task_id, arch)) for arch in ARCHS},
+            "by_budget": {arch: grid.scores_by_budget(grid.seeds(task_id, arch)) for arch in GENERATIONS},
         }
     return {"tasks": tasks, "translation": grid.tasks[role_of(grid.settings, "translation")].name,
             "summarization": grid.tasks[role_of(grid.settings, "summarization")].name}

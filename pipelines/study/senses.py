@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.architectures import ARCHS, LABELS
+from ..models.architectures import GENERATIONS, LABELS
 from ..report.plots import plt, save
 from ..report.tables import markdown_table
 from .grid import Grid, role_of
@@ -29,7 +29,7 @@ def measure(grid: Grid, min_per_sense: int = 3) -> tuple[dict, dict]:
     splits = load_splits(task, ("test", "validation", "train"))
     sources = [s for split in splits.values() for s in split[task.source_column]]
     references = [t for split in splits.values() for t in split[task.target_column]]
-    models = {arch: AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(task_id, arch))) for arch in ARCHS}
+    models = {arch: AutoModelForSeq2SeqLM.from_pretrained(grid.model_dir(grid.first(task_id, arch))) for arch in GENERATIONS}
     tokenizer = load_tokenizer(grid.model_dir(grid.first(task_id, "rnn")))
     vectors_path = grid.config.run_dir / task.name / f"word2vec-nall-s{grid.settings['sweep_seeds'][0]}.kv"
     vectors = load_word2vec(vectors_path)
@@ -54,7 +54,7 @@ def measure(grid: Grid, min_per_sense: int = 3) -> tuple[dict, dict]:
             projections[word]["points"][arch] = probes.project_2d(states).tolist()
         words[word] = entry
         occurrences += len(found)
-    return {"words": words, "archs": list(ARCHS), "occurrences": occurrences, "word2vec": vectors_path.name}, projections
+    return {"words": words, "archs": list(GENERATIONS), "occurrences": occurrences, "word2vec": vectors_path.name}, projections
 
 
 def plot(numbers: dict, projections: dict, run_dir: Path, words: int = 3) -> list[str]:

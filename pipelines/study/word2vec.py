@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.tasks import score_name
-from ..models.architectures import ARCHS, LABELS
+from ..models.architectures import GENERATIONS, LABELS
 from ..report.plots import plt, save
 from ..report.stats import difference
 from ..report.tables import MISSING, markdown_table, tokens_text
@@ -23,7 +23,7 @@ def numbers(grid: Grid) -> dict:
     task_id = role_of(grid.settings, "translation")
     full = grid.train_size(task_id)
     archs, by_budget = {}, {}
-    for arch in ARCHS:
+    for arch in GENERATIONS:
         archs[arch], by_budget[arch] = {}, {}
         for n in grid.settings["word2vec_sizes"]:
             label = size_label(n, full)

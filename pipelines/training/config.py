@@ -12,6 +12,7 @@ from ..data.tasks import DEFAULT_LANGUAGES, TaskSpec, get_task
 from ..data.tokenizer import SPECIAL_TOKENS
 from ..errors import ConfigError
 from ..models import model_config
+from ..models.architectures import RECURRENT
 from .distributed import DDP_TIMEOUT
 from .presets import preset
 from .runs import current_names
@@ -47,11 +48,11 @@ class TrainConfig:
     source_column: str | None = field(default=None, metadata={"help": "source text column (custom datasets)"})
     target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
     train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
-    arch: str = field(default="lstm", metadata={"help": "rnn | lstm | transformer"})
+    arch: str = field(default="lstm", metadata={"help": "rnn | lstm | mingru | minlstm | transformer"})
     preset: str = field(default="cpu", metadata={"help": "test | cpu | gpu (pipelines/training/presets.py)"})
     size: str | None = field(default=None, metadata={"help": "model size: tiny | small | base (models/sizes.py)"})
     attention: str | None = field(default=None, metadata={"help": "recurrent attention: none | bahdanau | luong-dot | luong-general"})
-    cell: str | None = field(default=None, metadata={"help": "rnn cell: rnn (tanh) | gru"})
+    cell: str | None = field(default=None, metadata={"help": "the RNN's cell: rnn (tanh) | gru"})
     copy_attention: bool = field(default=False, metadata={"help": "recurrent models: pointer-generator copying from the source"})
     coverage: bool = field(default=False, metadata={"help": "recurrent models: coverage attention and loss (See et al. 2017)"})
     scaled_attention: bool | None = field(default=None, metadata={
@@ -129,7 +130,7 @@ class TrainConfig:
             raise ConfigError("the linear schedule decays to zero at --max_steps: set it")
         if self.schedule == "plateau" and not self.plateau_every:
             raise ConfigError("the plateau schedule checks the validation loss every --plateau_every steps: set it")
-        if self.arch == "transformer" and (self.copy_attention or self.coverage):
+        if self.arch not in RECURRENT and (self.copy_attention or self.coverage):
             raise ConfigError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
         if self.milestones is not None:
             if self.schedule == "linear":
@@ -153,7 +154,7 @@ class TrainConfig:
     def model_overrides(self) -> dict:
         """Config fields this run sets on top of the model size."""
         overrides = {}
-        if self.arch == "transformer":
+        if self.arch not in RECURRENT:
             overrides["dropout"] = self.dropout
         else:
             overrides.update(embedding_dropout=self.dropout, hidden_dropout=self.dropout)

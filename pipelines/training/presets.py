@@ -31,11 +31,14 @@ RECURRENT_GPU = dict(RECURRENT_CPU, size="base", batch_tokens=16384, dropout=0.3
                      eval_every=1000, save_every=1000)
 
 PRESETS = {
-    "test": {"rnn": TEST, "lstm": TEST, "transformer": TEST},
-    "cpu": {"rnn": RECURRENT_CPU, "lstm": LSTM_CPU, "transformer": TRANSFORMER_CPU},
+    "test": {"rnn": TEST, "lstm": TEST, "mingru": TEST, "minlstm": TEST, "transformer": TEST},
+    # minGRU and minLSTM start from the LSTM's recipe (gated, like it).
+    "cpu": {"rnn": RECURRENT_CPU, "lstm": LSTM_CPU, "mingru": LSTM_CPU, "minlstm": LSTM_CPU, "transformer": TRANSFORMER_CPU},
     "gpu": {
         "rnn": RECURRENT_GPU,
         "lstm": RECURRENT_GPU,
+        "mingru": RECURRENT_GPU,
+        "minlstm": RECURRENT_GPU,
         "transformer": dict(TRANSFORMER_CPU, size="base", batch_tokens=16384, learning_rate=7e-4, warmup_steps=4000,
                             eval_every=1000, save_every=1000),
     },
@@ -48,12 +51,12 @@ SUMMARIZATION = {
         # ~20 dialogues (~600 summary tokens) a batch: many small updates. Over dialogue-length sources the plain
         # RNN needs scaled attention and the source embeddings beside its states to read its source.
         "rnn": dict(batch_tokens=6000, plateau_every=200, scaled_attention=True, source_embedding_residual=True),
-        "lstm": dict(batch_tokens=6000, plateau_every=200),
+        **{arch: dict(batch_tokens=6000, plateau_every=200) for arch in ("lstm", "mingru", "minlstm")},
         # It learns to use its encoder later than the recurrent models: twice the updates per summary token.
         "transformer": dict(batch_tokens=3000, learning_rate=2e-3, warmup_steps=400),
     },
     "gpu": {"rnn": dict(batch_tokens=32768, scaled_attention=True, source_embedding_residual=True),
-            "lstm": dict(batch_tokens=32768), "transformer": dict(batch_tokens=32768)},
+            **{arch: dict(batch_tokens=32768) for arch in ("lstm", "mingru", "minlstm", "transformer")}},
 }
 
 # The presets' names before they were named for their purpose, as run folders and results recorded them.
