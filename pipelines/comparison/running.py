@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..data.loading import load_splits, load_test_references
 from ..data.tasks import TaskSpec
-from ..data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from ..data.tokenizer import load_tokenizer, save_tokenizer, tokenizer_texts, train_tokenizer
 from ..environment import describe_machine
 from ..files import write_text
 from ..models import save_model_folder
@@ -212,8 +212,7 @@ def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
     if not (folder / "tokenizer.json").exists():
         logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
-        texts = list(train_split[task.source_column]) + list(train_split[task.target_column])
-        save_tokenizer(train_tokenizer(texts, config.vocab_size), folder)
+        save_tokenizer(train_tokenizer(tokenizer_texts(task, train_split), config.vocab_size), folder)
     return folder
 
 

@@ -16,6 +16,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from ..files import write_folder
+from .tasks import TaskSpec
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]  # ids 0, 1, 2, 3
@@ -67,3 +68,8 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Pa
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     """Load a tokenizer folder written by `save_pretrained` (ours or any Hub one)."""
     return AutoTokenizer.from_pretrained(str(path))
+
+
+def tokenizer_texts(task: TaskSpec, split) -> list[str]:
+    """The text a task's tokenizer (and word2vec) learns from: both sides of the training split (joint vocabulary)."""
+    return list(split[task.source_column]) + list(split[task.target_column])

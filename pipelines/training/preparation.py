@@ -15,7 +15,7 @@ from ..data.batching import Seq2SeqCollator, TokenBatchSampler
 from ..data.encoding import tokenize_split
 from ..data.loading import load_splits
 from ..data.tasks import TaskSpec
-from ..data.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from ..data.tokenizer import load_tokenizer, save_tokenizer, tokenizer_texts, train_tokenizer
 from ..errors import ConfigError
 from ..models import build_model, init_embeddings
 from .checkpoints import load_checkpoint, resume_point
@@ -123,7 +123,7 @@ def load_run_data(config: TrainConfig, task: TaskSpec, out: Path, accelerator: A
         train_split = splits["train"]
         if config.train_samples:
             train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
-    texts = training_texts(task, train_split)
+    texts = tokenizer_texts(task, train_split)
     tokenizer = obtain_tokenizer(config, texts, out, accelerator)
     with accelerator.main_process_first():
         train_data = tokenize_split(train_split, tokenizer, task)
@@ -141,11 +141,6 @@ def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, acc
             if accelerator.is_main_process:
                 save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
         return load_tokenizer(folder)
-
-
-def training_texts(task: TaskSpec, train) -> list[str]:
-    """Text the tokenizer and word2vec learn from: both sides (joint vocabulary)."""
-    return list(train[task.source_column]) + list(train[task.target_column])
 
 
 def training_batches(config: TrainConfig, train_data, collate: Seq2SeqCollator, accelerator: Accelerator):
