@@ -17,7 +17,7 @@ import torch
 from accelerate.utils import broadcast, gather_object
 from tqdm.auto import tqdm
 
-from ..files import replace_folder, staging_path, write_json
+from ..files import replace_folder, staging_path, write_json, writing
 from ..models import save_model_folder
 from .checkpoints import save_checkpoint
 from .config import TrainConfig
@@ -151,14 +151,15 @@ def write_milestone(run: Run, folder: Path, tokens: int, best_step: int, best_me
     """milestones/<tokens>/: model/ (the current model), best/ (the model of `best_step`) and milestone.json."""
     staging = staging_path(folder, per_process=False)
     shutil.rmtree(staging, ignore_errors=True)
-    save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
-    shutil.copytree(staging / "model" if best_step == run.state.step else run.out / "best", staging / "best")
     state = run.state
-    write_json(staging / "milestone.json", {
-        "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
-        "train_seconds": state.train_seconds, "best_step": best_step, "best_metric": best_metric,
-    })
-    replace_folder(staging, folder)
+    with writing(folder, staging):
+        save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
+        shutil.copytree(staging / "model" if best_step == state.step else run.out / "best", staging / "best")
+        write_json(staging / "milestone.json", {
+            "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
+            "train_seconds": state.train_seconds, "best_step": best_step, "best_metric": best_metric,
+        })
+        replace_folder(staging, folder)
 
 
 def time_agreement_due(run: Run) -> bool:
@@ -227,7 +228,8 @@ def evaluate(run: Run, scheduled: bool = True) -> dict:
     if improved:
         state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
         if accelerator.is_main_process:
-            save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
+            with writing(run.out / "best", staging_path(run.out / "best")):  # save_model_folder's staging
+                save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
     elif scheduled:
         state.evaluations_without_improvement += 1
     run.log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,
