@@ -22,6 +22,7 @@ from ..models import save_model_folder
 from .checkpoints import save_checkpoint
 from .config import TrainConfig
 from .distributed import parameter_checksum
+from .locks import release_folder
 from .objective import loss_and_tokens, validation_loss, validation_metric
 from .preparation import Run, prepare_run
 from .runs import MILESTONES
@@ -30,24 +31,27 @@ from .state import TrainState, budget_reached
 
 def train(config: TrainConfig) -> dict:
     """Train one model; returns (and writes to train_result.json) the run summary."""
-    run = prepare_run(config)
-    progress = progress_bar(run)
-    run.model.train()
-    while run.state.stop_reason is None:
-        clock, step_tokens = time.perf_counter(), 0
-        for batch in run.loader:
-            run.loss_sum += forward_backward(run, batch)
-            step_tokens += run.sampler.round_target_tokens
-            if not run.accelerator.sync_gradients:
-                continue
-            finish_step(run, time.perf_counter() - clock, step_tokens, progress)
-            if run.state.stop_reason:
-                break
+    try:
+        run = prepare_run(config)  # holds the run folder's lock from here (runs.open_run_folder)
+        progress = progress_bar(run)
+        run.model.train()
+        while run.state.stop_reason is None:
             clock, step_tokens = time.perf_counter(), 0
-        else:
-            finish_epoch(run)
-    progress.close()
-    return summarise(run)
+            for batch in run.loader:
+                run.loss_sum += forward_backward(run, batch)
+                step_tokens += run.sampler.round_target_tokens
+                if not run.accelerator.sync_gradients:
+                    continue
+                finish_step(run, time.perf_counter() - clock, step_tokens, progress)
+                if run.state.stop_reason:
+                    break
+                clock, step_tokens = time.perf_counter(), 0
+            else:
+                finish_epoch(run)
+        progress.close()
+        return summarise(run)
+    finally:
+        release_folder(config.output_dir)
 
 
 def progress_bar(run: Run) -> tqdm:
