@@ -7,6 +7,10 @@ cross-entropy with label smoothing, AdamW, clipping, a schedule, evaluation
 every N steps (validation loss + the task metric on a sample), early
 stopping, the best model kept as a Hub-ready folder, and atomic checkpoints
 that `--resume` continues from exactly. `preparation.py` builds the run it drives.
+
+A stop signal ends the run at a step boundary with a checkpoint (`stops.py`);
+a failed write ends it with `files.WriteFailed`, the checkpoints and `best/`
+written before intact. Either way the run folder's lock (`locks.py`) is released.
 """
 
 import shutil
@@ -27,31 +31,63 @@ from .objective import loss_and_tokens, validation_loss, validation_metric
 from .preparation import Run, prepare_run
 from .runs import MILESTONES
 from .state import TrainState, budget_reached
+from .stops import StopVote, Stopped, agreed_now
 
 
 def train(config: TrainConfig) -> dict:
-    """Train one model; returns (and writes to train_result.json) the run summary."""
+    """Train one model; returns (and writes to train_result.json) the run summary.
+
+    Raises `Stopped` after a stop signal (with a checkpoint at the step it stopped at), and
+    `files.WriteFailed` when a write fails.
+    """
+    signum = agreed_now()
+    if signum:  # a signal between two runs of compare or study: this one has not begun
+        raise Stopped(signum, None, Path(config.output_dir))
     try:
         run = prepare_run(config)  # holds the run folder's lock from here (runs.open_run_folder)
         progress = progress_bar(run)
-        run.model.train()
-        while run.state.stop_reason is None:
-            clock, step_tokens = time.perf_counter(), 0
-            for batch in run.loader:
-                run.loss_sum += forward_backward(run, batch)
-                step_tokens += run.sampler.round_target_tokens
-                if not run.accelerator.sync_gradients:
-                    continue
-                finish_step(run, time.perf_counter() - clock, step_tokens, progress)
-                if run.state.stop_reason:
-                    break
-                clock, step_tokens = time.perf_counter(), 0
-            else:
-                finish_epoch(run)
-        progress.close()
+        try:
+            with StopVote(run.accelerator.num_processes) as vote:
+                steps(run, progress, vote)
+        finally:
+            progress.close()
         return summarise(run)
     finally:
         release_folder(config.output_dir)
+
+
+def steps(run: Run, progress: tqdm, vote: StopVote) -> None:
+    """Train until a budget is spent, early stopping, or a stop signal (which raises `Stopped`)."""
+    run.model.train()
+    while run.state.stop_reason is None:
+        clock, step_tokens = time.perf_counter(), 0
+        for batch in run.loader:
+            run.loss_sum += forward_backward(run, batch)
+            step_tokens += run.sampler.round_target_tokens
+            if not run.accelerator.sync_gradients:
+                continue
+            finish_step(run, time.perf_counter() - clock, step_tokens, progress)
+            if run.state.stop_reason:
+                break
+            signum = vote.agreed()
+            if signum:
+                stop_here(run, signum)
+            clock, step_tokens = time.perf_counter(), 0
+        else:
+            finish_epoch(run)
+
+
+def stop_here(run: Run, signum: int) -> None:
+    """Checkpoint this step (unless its scheduled checkpoint is written already) and raise `Stopped`.
+
+    No evaluation: the checkpoint must hold what an uninterrupted run holds at this step, so
+    that the resumed run evaluates, keeps its best model and stops early exactly as it would have.
+    """
+    config, state = run.config, run.state
+    agree_on_time(run)
+    if state.step % config.save_every:
+        save_checkpoint(run.accelerator, run.out / "checkpoints", state.step, config.keep_checkpoints)
+    raise Stopped(signum, state.step, run.out)
 
 
 def progress_bar(run: Run) -> tqdm:
