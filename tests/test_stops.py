@@ -186,13 +186,13 @@ def test_two_processes_stop_at_the_same_step_and_resume_to_the_same_weights(stra
     def line(step: int) -> str:
         return expected_line(step, launch[3:] + resume).replace("resume with: ", f"resume with: {' '.join(launch[:3])} ")
 
-    two = dict(processes=2, launcher=two_cpu_processes(), **TWO)
-    output = signalled_at(run, "step:3", tmp_path / "step", on_pause=rank_zero_holds_the_lock, **two)
+    def two() -> dict:  # each launch on a fresh port
+        return dict(processes=2, launcher=two_cpu_processes(), **TWO)
+
+    output = signalled_at(run, "step:3", tmp_path / "step", on_pause=rank_zero_holds_the_lock, **two())
     assert stop_line(output) == line(4)
-    two["launcher"] = two_cpu_processes()  # a fresh port for each launch
-    assert stop_line(signalled_at(run, "eval:8", tmp_path / "eval", resume="true", **two)) == line(9)
-    two["launcher"] = two_cpu_processes()
-    assert stop_line(signalled_at(run, "checkpoint:16", tmp_path / "checkpoint", resume="true", **two)) == line(17)
+    assert stop_line(signalled_at(run, "eval:8", tmp_path / "eval", resume="true", **two())) == line(9)
+    assert stop_line(signalled_at(run, "checkpoint:16", tmp_path / "checkpoint", resume="true", **two())) == line(17)
     finish(start(run, None, two_cpu_processes(), resume="true", **TWO))
     result = json.loads((run / "train_result.json").read_text())
     assert result["num_processes"] == 2 and len(set(result["rank_checksums"])) == 1
