@@ -10,7 +10,11 @@ with its decoding time and its source-target attention as a heatmap (the
 Transformer's last decoder layer, averaged over heads or one head). Beam size
 and output length are adjustable. Bad input gets a message in the page: an
 empty text, a text longer than a model reads (where it was cut), a model that
-failed to load or to run (the others still answer).
+failed to load or to run (the others still answer). Under load the page stays
+bounded: a text of more than MAX_CHARACTERS characters (megabytes pasted or
+posted) and one that is not Unicode text (lone surrogates) are refused with a
+message before any model runs, the models run one request at a time, and at
+most QUEUE_SIZE requests wait (the next ones are told the queue is full).
 
 One file, two uses, one copy of the UI:
 
@@ -56,6 +60,15 @@ AVERAGE = "average of heads"
 MAX_TICKS = 40
 # Every model run shares one queue slot: on a CPU two decodings at once only slow each other down.
 CONCURRENCY_ID = "models"
+# The longest text the page runs the models on. Far more than any model reads (a few thousand
+# characters), and small enough that tokenizing it costs milliseconds: a text of megabytes took
+# minutes and kept about 300 MB per megabyte in the server (measured: 5 MB, 186 s, 1.9 GB).
+MAX_CHARACTERS = 50_000
+# Requests that may wait for the models; each holds its text, so this bounds their memory.
+QUEUE_SIZE = 64
+# The sliders' ranges; a request made without the page is held to them too (`settings_problem`).
+BEAMS = (1, 10)
+NEW_TOKENS = (1, 512)
 
 
 # ---------------------------------------------------------------------------- catalogs
@@ -135,10 +148,32 @@ class Decoded:
     error: str | None = None
 
 
-def input_problem(text: str | None, kind: str) -> str | None:
-    """The message for a text no model should be run on (empty or blank), else None."""
-    if text is None or not text.strip():
+def input_problem(text, kind: str) -> str | None:
+    """The message for an input no model should be run on, else None: nothing (or blank), not a string,
+    longer than MAX_CHARACTERS, or not Unicode text (a lone surrogate, which no tokenizer takes)."""
+    if text is None or (isinstance(text, str) and not text.strip()):
         return f"Enter a text to {VERBS[kind]} first, or click one of the test set's examples."
+    if not isinstance(text, str):
+        return f"The input is not a text (it is {type(text).__name__}): enter a text to {VERBS[kind]}."
+    if len(text) > MAX_CHARACTERS:
+        return (f"The text is {len(text):,} characters long; this page takes at most {MAX_CHARACTERS:,}, far more "
+                f"than its models read: shorten it.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (f"The text is not Unicode text: character {error.start + 1:,} is {ascii(text[error.start])}, "
+                "half of a surrogate pair. Paste the text again from its source.")
+    return None
+
+
+def settings_problem(num_beams, max_new_tokens) -> str | None:
+    """The message for a beam size or output length that is not a whole number in its slider's range, else None.
+
+    The page's own sliders cannot send one; a request made without the page can.
+    """
+    for name, value, (low, high) in (("beam size", num_beams, BEAMS), ("max new tokens", max_new_tokens, NEW_TOKENS)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high or value % 1:
+            return f"The {name} must be a whole number from {low} to {high}, not {str(value)[:40]!r}."
     return None
 
 
@@ -364,8 +399,8 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
         gr.Examples([[example] for example in task["examples"]], inputs=[text], label="Test set examples",
                     cache_examples=False, elem_id=f"examples-{task_name}")
     with gr.Row():
-        num_beams = gr.Slider(1, 10, value=beams, step=1, label="beam size", elem_id=f"beams-{task_name}")
-        max_new_tokens = gr.Slider(1, 512, value=new_tokens, step=1, label="max new tokens",
+        num_beams = gr.Slider(*BEAMS, value=beams, step=1, label="beam size", elem_id=f"beams-{task_name}")
+        max_new_tokens = gr.Slider(*NEW_TOKENS, value=new_tokens, step=1, label="max new tokens",
                                    elem_id=f"max-new-tokens-{task_name}")
         head = gr.Dropdown([AVERAGE], value=AVERAGE, label="Transformer attention head",
                            elem_id=f"head-{task_name}")
@@ -385,10 +420,12 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
     results_state = gr.State([])
 
     def on_run(source, beam_size, new_token_limit, head_choice):
-        beam_size, new_token_limit = int(beam_size), int(new_token_limit)
-        problem = input_problem(source, kind)
+        # The inputs arrive as sent (preprocess=False below): a request made without the page gets this
+        # message for a bad value too, where gradio's own checks answer some with no message at all.
+        problem = input_problem(source, kind) or settings_problem(beam_size, new_token_limit)
         if problem:  # the message, and no outputs left over from an earlier text
             return [problem, [], gr.update()] + [value for model in models for value in ("", idle_status(model), None)]
+        beam_size, new_token_limit = int(beam_size), int(new_token_limit)
         results = decode_all(models, source, beam_size, new_token_limit)
         choices = head_choices(results)
         chosen = head_choice if head_choice in choices else AVERAGE
@@ -403,7 +440,7 @@ def _task_tab(gr, task_name: str, task: dict, models: list[LoadedModel]) -> None
 
     triggers = [run.click, text.submit]
     gr.on(triggers, on_run, inputs=[text, num_beams, max_new_tokens, head],
-          outputs=[message, results_state, head, *outputs], concurrency_id=CONCURRENCY_ID)
+          outputs=[message, results_state, head, *outputs], concurrency_id=CONCURRENCY_ID, preprocess=False)
     head.input(on_head, inputs=[results_state, head], outputs=plots)  # the user's choice only, not on_run's update
 
 
@@ -422,7 +459,7 @@ def serve(catalog: dict, host: str | None = "127.0.0.1", port: int | None = None
     host/port None leave them to gradio (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as a Space sets them).
     """
     page = build_page(catalog, load_models(catalog))
-    page.queue(default_concurrency_limit=1)
+    page.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     page.launch(server_name=host, server_port=port, ssr_mode=False, show_error=False)
 
 

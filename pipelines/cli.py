@@ -16,19 +16,27 @@ Every flag of every command is written with underscores, as the dataclass fields
 behind `train`, `compare` and `study` are named; each one also accepts dashes
 (`--source-column` for `--source_column`).
 
-A mistake the project detects (a setting, a folder, the data, a checkpoint) ends
-in one line, `lineage <command>: <message>`, and exit code 2; an unexpected error
-keeps its traceback.
+A mistake the project detects (a setting, a folder, the data, a checkpoint, a
+full disk) ends in one line, `lineage <command>: <message>`, and exit code 2; an
+unexpected error keeps its traceback. The first SIGINT or SIGTERM stops `train`,
+`compare` and `study` at the next step boundary with a checkpoint, one line that
+says how to resume, and exit code 128 + the signal's number (training/stops.py).
 """
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import shlex
 import sys
 from pathlib import Path
 
 from .configs import help_of, option, positive
 from .errors import ConfigError, LineageError
+
+# The commands that train: a signal stops them gracefully, and they say how to resume.
+TRAINING = ("train", "compare", "study")
 
 
 def run_train(argv: list[str]) -> None:
@@ -204,17 +212,70 @@ COMMANDS = {"train": run_train, "report": run_report, "compare": run_compare, "s
             "app": run_app, "publish-space": run_publish_space}
 
 
+def resume_command(command: str, args: list[str]) -> str:
+    """The command line that continues an interrupted `command` run with `args`, as the user started it.
+
+    `train` resumes with --resume true (in place of --overwrite or --resume_from); `compare` and
+    `study` continue when run again as they were. Under `accelerate launch` the launcher's own
+    options are not visible to its processes: the line says where they go.
+    """
+    program, launcher = Path(sys.argv[0]), ""
+    if program.name == Path(__file__).name:
+        prefix = ["python", "-m", "lineage.cli", command]
+    elif program.suffix == ".py":  # scripts/<command>.py
+        several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        prefix, launcher = (sys.argv[:1], "accelerate launch [launch options] ") if several else (["python", sys.argv[0]], "")
+    else:
+        prefix = ["lineage", command]
+    if command != "train":
+        return launcher + shlex.join([*prefix, *args])
+    if len(args) == 1 and args[0].endswith((".yaml", ".yml", ".json")):
+        return f"{launcher}{shlex.join([*prefix, *args])} (with resume: true in {args[0]})"
+    kept, index = [], 0
+    while index < len(args):
+        flag, _, value = args[index].partition("=")
+        index += 1
+        if flag.replace("-", "_") not in ("__resume", "__resume_from", "__overwrite"):
+            kept.append(args[index - 1])
+        elif not value and index < len(args) and not args[index].startswith("--"):
+            index += 1  # the dropped flag's value
+    return launcher + shlex.join([*prefix, *kept, "--resume", "true"])
+
+
+def stop_message(stop, command: str, args: list[str]) -> str:
+    """The one line a graceful stop ends with (training.stops.Stopped)."""
+    where = "" if command == "train" else f" of {stop.folder}"
+    when = f"before training {stop.folder}" if stop.step is None else f"at step {stop.step}{where}"
+    return f"lineage {command}: stopped {when} by {stop.signal_name}; resume with: {resume_command(command, args)}"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
         print(__doc__)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    command, args = argv[0], argv[1:]
+    signals, stopped = contextlib.nullcontext(), ()  # () catches nothing
+    if command in TRAINING:  # only they load torch, which training.stops imports
+        from .training.stops import Stopped, stop_signals_caught
+
+        signals, stopped = stop_signals_caught(), Stopped
     code = 0
     try:
-        COMMANDS[argv[0]](argv[1:])
+        with signals:
+            COMMANDS[command](args)
+    except stopped as stop:
+        if int(os.environ.get("RANK", "0")) == 0:  # every rank stops at the same step; one says so
+            print(stop_message(stop, command, args), file=sys.stderr, flush=True)
+        code = stop.exit_code
     except LineageError as error:
-        print(f"lineage {argv[0]}: {' '.join(str(error).split())}", file=sys.stderr)
+        message = " ".join(str(error).split())
+        from .files import WriteFailed
+
+        if isinstance(error, WriteFailed) and command in TRAINING:
+            message += f"; free some space, then resume with: {resume_command(command, args)}"
+        print(f"lineage {command}: {message}", file=sys.stderr)
         code = 2
     from .training.distributed import end_distributed_process
 

@@ -9,30 +9,79 @@ this module, so it owns the swap and this module re-uses it.
 
 The one exception is `append_line` (log.jsonl, appended at every log event):
 a crash can tear the last line, and `read_json_lines` drops such a line.
+
+A write that fails (a full disk, a quota, a read-only or vanished folder) raises
+`WriteFailed`, one line naming the path and the free space left there (`writing`);
+what the failed write had staged is removed, and the file or folder it would have
+replaced is left as it was.
 """
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 from pathlib import Path
 
+from .errors import LineageError
+
 logger = logging.getLogger(__name__)
+
+
+class WriteFailed(LineageError, OSError):
+    """A file or folder could not be written; what it would have replaced is intact."""
+
+
+@contextlib.contextmanager
+def writing(path: str | Path, staging: str | Path | None = None):
+    """Turn any failure of the write of `path` inside the block into WriteFailed, removing `staging`.
+
+    Any exception, not only OSError: torch and safetensors report a full disk as their own errors
+    (torch.save: "RuntimeError: [enforce fail at inline_container.cc] . unexpected pos").
+    """
+    try:
+        yield
+    except Exception as error:
+        if staging is not None:
+            _remove(Path(staging))
+        cause = error.__cause__ if isinstance(error, WriteFailed) else error  # a file of the folder being written
+        raise WriteFailed(f"could not write {path}: {_one_line(cause)} ({free_space(path)} free on its disk)") from cause
+
+
+def free_space(path: str | Path) -> str:
+    """The free space on the disk that holds `path` (or would hold it), readable: '1.5 MB'."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    size = float(shutil.disk_usage(existing).free)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000:
+            break
+        size /= 1000
+    else:
+        unit = "TB"
+    return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:200]}" if not isinstance(error, OSError) else text
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` atomically: temporary file, fsync, rename."""
     path = Path(path)
     temporary = staging_path(path)
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync(path.parent)
+    with writing(path):
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        _sync(path.parent)
     return path
 
 
@@ -59,7 +108,7 @@ def write_lines(path: str | Path, items: list[str]) -> Path:
 
 def append_line(path: str | Path, line: str) -> None:
     """Append one line to a log and flush it. Not atomic: a crash may tear it (see `read_json_lines`)."""
-    with open(path, "a", encoding="utf-8") as handle:
+    with writing(path), open(path, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
         handle.flush()
 
@@ -104,12 +153,13 @@ def write_folder(destination: str | Path, fill) -> Path:
     """Write a folder atomically: `fill(folder)` writes into a fresh staging folder, which is then swapped in."""
     staging = staging_path(destination)
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        fill(staging)
-        return replace_folder(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with writing(destination):
+        try:
+            staging.mkdir(parents=True)
+            fill(staging)
+            return replace_folder(staging, destination)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def clear_interrupted_writes(folder: str | Path) -> None:

@@ -17,7 +17,8 @@ FOLDERS = {"lineage": ROOT / "pipelines", "lineage.models": ROOT / "models"}
 # Lowest first; one layer may hold several packages that import none of each other.
 LAYERS = (
     ("models",),
-    ("errors", "files", "configs", "environment", "app"),
+    ("errors",),  # below files: a failed write is a one-line error (files.WriteFailed)
+    ("files", "configs", "environment", "app"),
     ("data",),
     ("evaluation",),
     ("training",),

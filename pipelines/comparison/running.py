@@ -15,7 +15,10 @@ Layout of `runs/<name>/`:
 Each finished row is kept in its row.json, so a crash in one architecture
 loses nothing else, and re-running the same command resumes: finished rows
 are reused and an interrupted one continues from its last checkpoint
-(`reuse.py` decides which rows may be reused, continued or retrained).
+(`reuse.py` decides which rows may be reused, continued or retrained). A stop
+signal or a failed write (a full disk) ends the whole comparison, not just its
+row. While it runs, the main process holds the run folder's lock
+(`training.locks`): a second comparison of the same name is refused.
 """
 
 import json
@@ -28,10 +31,11 @@ from ..data.loading import load_splits, load_test_references
 from ..data.tasks import TaskSpec
 from ..data.tokenizer import load_tokenizer, save_tokenizer, tokenizer_texts, train_tokenizer
 from ..environment import describe_machine
-from ..files import write_text
+from ..files import WriteFailed, write_text
 from ..models import save_model_folder
 from ..report.results import Baseline, Milestone, Results, Row, TaskEntry, TaskSummary
 from ..training.distributed import launch_state, on_main_process
+from ..training.locks import hold_folder, release_folder
 from ..training.loop import train
 from ..training.runs import MILESTONES
 from .config import CompareConfig
@@ -57,7 +61,17 @@ def compare(config: CompareConfig) -> Results:
     """
     general = config.resolved()
     by_task = {task_id: config.resolved(task_id) for task_id in general.tasks.split(",")}
-    rows = plan_rows(by_task)
+    rows = plan_rows(by_task)  # every setting checked before the run folder is made
+    on_main_process(hold_folder, general.run_dir)
+    try:
+        return compare_rows(general, by_task, rows)
+    finally:
+        if launch_state().is_main_process:
+            release_folder(general.run_dir)
+
+
+def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig], rows: list[PlannedRow]) -> Results:
+    """`compare` once its run folder is locked: reuse, train and test the rows, write the outputs."""
     on_main_process(import_rows, general, rows)
     on_main_process(claim_rows, rows, general.overwrite)
     other_seeds = seed_rows(general, rows)
@@ -79,6 +93,8 @@ def compare(config: CompareConfig) -> Results:
         for row in rows_of(rows, task_id):
             try:
                 entry.models[row.name] = train_row(row, test_set)
+            except WriteFailed:  # a full disk fails every row after it too
+                raise
             except Exception as error:  # one architecture failing must not lose the others
                 logger.error("%s failed: %s", row.key, error)
                 entry.errors[row.name] = "".join(traceback.format_exception_only(error)).strip()

@@ -15,6 +15,7 @@ from ..environment import describe_machine
 from ..files import write_json, write_text
 from ..report.results import Row, SpeedResults
 from ..training.distributed import launch_state, on_main_process
+from ..training.locks import hold_folder, release_folder
 from . import attention, data_size, long_range, parallelism, quality, senses, word2vec
 from .grid import Cell, Grid, StudyConfig, cell_row, model_size, planned_cells, run_cell, settings_of
 
@@ -67,11 +68,22 @@ def study(config: StudyConfig) -> dict:
     """Run (or resume) the study; returns the document also written to study.json.
 
     Under `accelerate launch` every process trains each cell (DDP, see compare); the
-    main process alone measures speed, probes the models and writes the study.
+    main process alone measures speed, probes the models and writes the study, and
+    holds the run folder's lock (`training.locks`) while it runs.
     """
     settings = settings_of(config)
     cells = planned_cells(settings)
-    rows = {cell: cell_row(config, settings, cell) for cell in cells}
+    rows = {cell: cell_row(config, settings, cell) for cell in cells}  # every setting checked first
+    on_main_process(hold_folder, config.run_dir)
+    try:
+        return study_cells(config, settings, cells, rows)
+    finally:
+        if launch_state().is_main_process:
+            release_folder(config.run_dir)
+
+
+def study_cells(config: StudyConfig, settings: dict, cells: list[Cell], rows: dict) -> dict:
+    """`study` once its run folder is locked: train and test every cell, then write the study."""
     on_main_process(claim_rows, list(rows.values()), config.overwrite)
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)

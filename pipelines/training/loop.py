@@ -7,6 +7,10 @@ cross-entropy with label smoothing, AdamW, clipping, a schedule, evaluation
 every N steps (validation loss + the task metric on a sample), early
 stopping, the best model kept as a Hub-ready folder, and atomic checkpoints
 that `--resume` continues from exactly. `preparation.py` builds the run it drives.
+
+A stop signal ends the run at a step boundary with a checkpoint (`stops.py`);
+a failed write ends it with `files.WriteFailed`, the checkpoints and `best/`
+written before intact. Either way the run folder's lock (`locks.py`) is released.
 """
 
 import shutil
@@ -17,21 +21,43 @@ import torch
 from accelerate.utils import broadcast, gather_object
 from tqdm.auto import tqdm
 
-from ..files import replace_folder, staging_path, write_json
+from ..files import replace_folder, staging_path, write_json, writing
 from ..models import save_model_folder
 from .checkpoints import save_checkpoint
 from .config import TrainConfig
 from .distributed import parameter_checksum
+from .locks import release_folder
 from .objective import loss_and_tokens, validation_loss, validation_metric
 from .preparation import Run, prepare_run
 from .runs import MILESTONES
 from .state import TrainState, budget_reached
+from .stops import StopVote, Stopped, agreed_now
 
 
 def train(config: TrainConfig) -> dict:
-    """Train one model; returns (and writes to train_result.json) the run summary."""
-    run = prepare_run(config)
-    progress = progress_bar(run)
+    """Train one model; returns (and writes to train_result.json) the run summary.
+
+    Raises `Stopped` after a stop signal (with a checkpoint at the step it stopped at), and
+    `files.WriteFailed` when a write fails.
+    """
+    signum = agreed_now()
+    if signum:  # a signal between two runs of compare or study: this one has not begun
+        raise Stopped(signum, None, Path(config.output_dir))
+    try:
+        run = prepare_run(config)  # holds the run folder's lock from here (runs.open_run_folder)
+        progress = progress_bar(run)
+        try:
+            with StopVote(run.accelerator.num_processes) as vote:
+                steps(run, progress, vote)
+        finally:
+            progress.close()
+        return summarise(run)
+    finally:
+        release_folder(config.output_dir)
+
+
+def steps(run: Run, progress: tqdm, vote: StopVote) -> None:
+    """Train until a budget is spent, early stopping, or a stop signal (which raises `Stopped`)."""
     run.model.train()
     while run.state.stop_reason is None:
         clock, step_tokens = time.perf_counter(), 0
@@ -43,11 +69,25 @@ def train(config: TrainConfig) -> dict:
             finish_step(run, time.perf_counter() - clock, step_tokens, progress)
             if run.state.stop_reason:
                 break
+            signum = vote.agreed()
+            if signum:
+                stop_here(run, signum)
             clock, step_tokens = time.perf_counter(), 0
         else:
             finish_epoch(run)
-    progress.close()
-    return summarise(run)
+
+
+def stop_here(run: Run, signum: int) -> None:
+    """Checkpoint this step (unless its scheduled checkpoint is written already) and raise `Stopped`.
+
+    No evaluation: the checkpoint must hold what an uninterrupted run holds at this step, so
+    that the resumed run evaluates, keeps its best model and stops early exactly as it would have.
+    """
+    config, state = run.config, run.state
+    agree_on_time(run)
+    if state.step % config.save_every:
+        save_checkpoint(run.accelerator, run.out / "checkpoints", state.step, config.keep_checkpoints)
+    raise Stopped(signum, state.step, run.out)
 
 
 def progress_bar(run: Run) -> tqdm:
@@ -151,14 +191,15 @@ def write_milestone(run: Run, folder: Path, tokens: int, best_step: int, best_me
     """milestones/<tokens>/: model/ (the current model), best/ (the model of `best_step`) and milestone.json."""
     staging = staging_path(folder, per_process=False)
     shutil.rmtree(staging, ignore_errors=True)
-    save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
-    shutil.copytree(staging / "model" if best_step == run.state.step else run.out / "best", staging / "best")
     state = run.state
-    write_json(staging / "milestone.json", {
-        "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
-        "train_seconds": state.train_seconds, "best_step": best_step, "best_metric": best_metric,
-    })
-    replace_folder(staging, folder)
+    with writing(folder, staging):
+        save_model_folder(run.accelerator.unwrap_model(run.model), run.tokenizer, staging / "model")
+        shutil.copytree(staging / "model" if best_step == state.step else run.out / "best", staging / "best")
+        write_json(staging / "milestone.json", {
+            "milestone": tokens, "step": state.step, "target_tokens": state.target_tokens,
+            "train_seconds": state.train_seconds, "best_step": best_step, "best_metric": best_metric,
+        })
+        replace_folder(staging, folder)
 
 
 def time_agreement_due(run: Run) -> bool:
@@ -227,7 +268,8 @@ def evaluate(run: Run, scheduled: bool = True) -> dict:
     if improved:
         state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
         if accelerator.is_main_process:
-            save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
+            with writing(run.out / "best", staging_path(run.out / "best")):  # save_model_folder's staging
+                save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
     elif scheduled:
         state.evaluations_without_improvement += 1
     run.log.write("eval", state.step, train_seconds=state.train_seconds, target_tokens=state.target_tokens,

@@ -12,7 +12,9 @@ enforces this when a run starts:
   field with its old and new value; a change of a `MAY_CHANGE` setting (a
   larger budget, another evaluation frequency) is allowed and recorded;
 - training into a folder that already holds a run, without --resume, is
-  refused unless --overwrite is given, which deletes that run first.
+  refused unless --overwrite is given, which deletes that run first;
+- a folder another process trains into is refused (`locks.py`): the lock is
+  taken before anything is read or deleted, and held until `train` returns.
 
 `compare` and `study` rows carry the same record (`row_settings`, in
 row.json), so a row whose settings changed is never reused silently.
@@ -29,6 +31,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..files import clear_interrupted_writes, write_json
 from ..models.sizes import FORMER_NAMES as SIZE_FORMER_NAMES
+from .locks import hold_folder, release_folder
 from .presets import FORMER_NAMES as PRESET_FORMER_NAMES
 
 logger = logging.getLogger(__name__)
@@ -112,13 +115,24 @@ def current_names(settings: dict) -> dict:
 
 
 def open_run_folder(config, out: Path) -> None:
-    """Check a resolved TrainConfig against its run folder `out`, then record it in run.json.
+    """Lock the run folder `out` for this process, check a resolved TrainConfig against it, record it in run.json.
 
-    Raises ConfigError when the settings contradict the folder (see the module
-    docstring). Also clears what an interrupted write left behind. A checkpoint
-    given with --resume_from from another run folder is checked against that
-    run's record.
+    Raises FolderInUse when another process holds the folder, ConfigError when
+    the settings contradict it (see the module docstring); either way this
+    process holds no lock after the error. Also clears what an interrupted
+    write left behind. A checkpoint given with --resume_from from another run
+    folder is checked against that run's record. `train` releases the lock.
     """
+    hold_folder(out)
+    try:
+        check_run_folder(config, out)
+    except BaseException:
+        release_folder(out)
+        raise
+
+
+def check_run_folder(config, out: Path) -> None:
+    """The checks and the record of `open_run_folder`, once the folder is locked."""
     resuming = bool(config.resume or config.resume_from)
     if resuming and config.overwrite:
         raise ConfigError("--overwrite starts the run over and --resume continues it: give one of them")
