@@ -4,8 +4,9 @@ The packages, lowest first (a package imports only those below it: scripts/impor
 docs/architecture.md draws the map and the data flow of one comparison):
 
     models       the models and what travels to the Hub with them (torch + transformers only)
-    errors, files, configs, environment, app
-                 one-line errors, atomic files, reading a command's settings, the machine, the side-by-side page
+    errors       one-line errors
+    files, configs, environment, app
+                 atomic files, reading a command's settings, the machine, the side-by-side page
     data         tasks, loading, tokenizer, word2vec, batching
     evaluation   decoding and scoring (evaluate metrics), extractive baselines, probes of trained models
     training     one training loop for every architecture, run by Accelerate

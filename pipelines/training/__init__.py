@@ -9,6 +9,8 @@
     checkpoints.py   atomic checkpoints and where a resume starts
     runs.py          run.json: what a run folder is, and which changes a resume may make
     run_log.py       log.jsonl and the trackers
+    stops.py         the first SIGINT/SIGTERM ends a run at a step boundary, with a checkpoint
+    locks.py         one writer per run folder
     distributed.py   the processes of `accelerate launch`
     cpu.py           CPU threads and memory settings
 
