@@ -33,8 +33,8 @@ ARCHS = ("rnn", "lstm", "transformer")
 MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                "text2text_pipeline.py", "README.md"}
 EXPECTED = {
-    "rnn": MODEL_FILES | {"modeling_recurrent.py", "configuration_recurrent.py"},
-    "lstm": MODEL_FILES | {"modeling_recurrent.py", "configuration_recurrent.py"},
+    "rnn": MODEL_FILES | {"modeling_recurrent.py", "configuration_recurrent.py", "scan.py"},
+    "lstm": MODEL_FILES | {"modeling_recurrent.py", "configuration_recurrent.py", "scan.py"},
     "transformer": MODEL_FILES,
 }
 
