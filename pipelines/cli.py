@@ -83,7 +83,7 @@ def run_evaluate(argv: list[str]) -> None:
 
     from . import models  # noqa: F401  (registers the recurrent Auto classes)
     from .data.loading import load_test_references
-    from .data.tasks import get_task
+    from .data.tasks import TASK_SETTINGS, get_task
     from .data.tokenizer import load_tokenizer
     from .evaluation.generation import evaluate_model
     from .training.config import TrainConfig
@@ -93,8 +93,8 @@ def run_evaluate(argv: list[str]) -> None:
 
     parser = argparse.ArgumentParser(prog="lineage evaluate", description="Score a model folder on a task's test split.")
     parser.add_argument("model", help="model folder (a run's best/ or a published folder)")
-    for name in ("task", "source_language", "target_language", "kind", "source_column", "target_column"):
-        option(parser, f"--{name}", **like(name))
+    for name in ("task", *TASK_SETTINGS):
+        option(parser, f"--{name}", type=int if name.startswith("max_") else str, **like(name))
     option(parser, "--num_beams", type=positive, help="beam size (default: the task's)")
     option(parser, "--length_penalty", type=float)
     option(parser, "--max_new_tokens", type=positive)
@@ -105,7 +105,7 @@ def run_evaluate(argv: list[str]) -> None:
     if not Path(args.model).is_dir():
         raise ConfigError(f"model folder {args.model} does not exist")
 
-    task = get_task(args.task, args.source_language, args.target_language, args.kind, args.source_column, args.target_column)
+    task = get_task(args.task, **{name: getattr(args, name) for name in TASK_SETTINGS})
     model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=True)
     tokenizer = load_tokenizer(args.model)
     sources, references = load_test_references(task)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..configs import field_like
+from ..data.tasks import TASK_SETTINGS
 from ..errors import ConfigError
 from ..models.architectures import ARCHS, GENERATIONS, RECURRENT
 from ..training.config import TrainConfig
@@ -36,7 +37,7 @@ RUN_WIDE = ("name", "preset", "tasks", "runs_dir", "overwrite", "per_task", "see
 # The training settings a comparison passes to every row, declared as TrainConfig declares them; those a
 # compare preset may set are unset (None) by default.
 TRAINING_FIELDS = (
-    "source_language", "target_language", "kind", "source_column", "target_column", "train_samples", "vocab_size",
+    *TASK_SETTINGS, "train_samples", "vocab_size",
     "batch_tokens", "budget_minutes", "budget_target_tokens", "milestones", "eval_every", "eval_samples", "seed",
 )
 
@@ -78,6 +79,9 @@ class CompareConfig:
     kind: str | None = field_like(TrainConfig, "kind")
     source_column: str | None = field_like(TrainConfig, "source_column")
     target_column: str | None = field_like(TrainConfig, "target_column")
+    dataset_config: str | None = field_like(TrainConfig, "dataset_config")
+    max_source_length: int | None = field_like(TrainConfig, "max_source_length")
+    max_target_length: int | None = field_like(TrainConfig, "max_target_length")
     vocab_size: int | None = field_like(TrainConfig, "vocab_size", None)
     eval_samples: int | None = field_like(TrainConfig, "eval_samples", None)
     eval_every: int | None = field_like(TrainConfig, "eval_every", None)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.tasks import TaskSpec, get_task
+from ..data.tasks import TASK_SETTINGS, TaskSpec, get_task
 from ..models.architectures import LABELS, RECURRENT
 from ..training.config import TrainConfig
 from ..training.runs import run_settings
@@ -64,8 +64,7 @@ class PlannedRow:
 
 def task_of(config: CompareConfig, task_id: str) -> TaskSpec:
     """The task `task_id` names, with the comparison's language and column settings."""
-    return get_task(task_id, config.source_language, config.target_language, config.kind,
-                    config.source_column, config.target_column)
+    return get_task(task_id, **{name: getattr(config, name) for name in TASK_SETTINGS})
 
 
 def tokenizer_folder(config: CompareConfig, task: TaskSpec) -> Path:

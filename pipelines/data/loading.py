@@ -4,15 +4,23 @@ Loading goes through `datasets` (caching, Hub ids and local folders alike);
 `encoding.py` tokenizes the splits and `batching.py` turns them into batches.
 """
 
+import json
 import logging
 import os
+from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import LineageError
 from .tasks import TaskSpec
 
 logger = logging.getLogger(__name__)
+
+# A text this many bytes per token of its limit is not a long example but broken data (a whole file in one
+# field): even very long words average under 20 bytes per token.
+FAR_PAST_LIMIT = 200
 
 
 class DataError(LineageError, ValueError):
@@ -32,7 +40,9 @@ def load_splits(task: TaskSpec, splits: tuple[str, ...] = ("train", "validation"
         name = task.splits[split]
         if name not in raw:
             raise DataError(f"{task.resolved_dataset()} has no split {name!r} (it has: {', '.join(raw)})")
-        cleaned[split] = clean_split(raw[name], task, name)
+        columns = with_columns(raw[name], (task.source_column, task.target_column), task)
+        check_texts(columns, task, name)
+        cleaned[split] = clean_split(columns, task, name)
     return cleaned
 
 
@@ -47,8 +57,8 @@ def load_test_references(task: TaskSpec) -> tuple[list[str], list[list[str]]]:
     source.
     """
     if task.multiref_config and task.multiref_config in _config_names(task):
-        test = _load_dataset(task, task.multiref_config)["test"]
-        _check_columns(test, (task.source_column, task.multiref_column), task)
+        test = with_columns(_load_dataset(task, task.multiref_config)["test"], (task.source_column, task.multiref_column),
+                            task)
         return list(test[task.source_column]), [list(refs) for refs in test[task.multiref_column]]
     test = load_splits(task, ("test",))["test"]
     if not task.multiref_config:
@@ -85,27 +95,42 @@ def _load_dataset(task: TaskSpec, config: str | None) -> datasets.DatasetDict:
     except FileNotFoundError as error:
         raise DataError(f"dataset {source!r} not found: not a local folder nor a Hub dataset id") from error
     except datasets.exceptions.DatasetGenerationError as error:
+        bad = first_unreadable_line(source, config)
+        if bad:
+            raise DataError(bad) from error
         raise DataError(
             f"cannot read {source!r}: {error.__cause__ or error} (every split must have the same columns and types)"
         ) from error
     except ValueError as error:
-        if "corresponds to no data" not in str(error):
-            raise
-        raise DataError(f"{source!r} has an empty split: {error}") from error
+        message = str(error)
+        if "corresponds to no data" in message:
+            raise DataError(f"{source!r} has an empty split: {error}") from error
+        if "Config name is missing" in message or "BuilderConfig" in message:
+            choices = message[message.find("["):message.find("]") + 1]
+            named = f"has no configuration {config!r}" if config else "has several configurations"
+            raise DataError(f"{source!r} {named}: choose one with --dataset_config {choices}") from error
+        raise
 
 
-def _check_columns(split: datasets.Dataset, columns: tuple[str, ...], task: TaskSpec) -> None:
-    missing = [c for c in columns if c not in split.column_names]
+def with_columns(split: datasets.Dataset, columns: tuple[str, ...], task: TaskSpec) -> datasets.Dataset:
+    """`split` with every column of `columns` at its top level: a dotted name ("translation.de") reads a field
+    of a nested column, which Arrow flattens without copying the data. Raises DataError naming the columns
+    there are (nested fields by their dotted names) when one is missing."""
+    if any(column not in split.column_names for column in columns):
+        split = split.flatten()
+    missing = [column for column in columns if column not in split.column_names]
     if missing:
-        raise DataError(
-            f"{task.resolved_dataset()} has no column {', '.join(map(repr, missing))} "
-            f"(columns: {', '.join(split.column_names)}); choose others with --source_column/--target_column"
-        )
+        hint = ("choose them with --source_language/--target_language (the Hub's translation layout) or "
+                "--source_column/--target_column" if task.kind == "translation"
+                else "choose others with --source_column/--target_column")
+        raise DataError(f"{task.resolved_dataset()} has no column {', '.join(map(repr, missing))} "
+                        f"(columns: {', '.join(split.column_names)}); {hint}")
+    return split
 
 
 def clean_split(split: datasets.Dataset, task: TaskSpec, name: str) -> datasets.Dataset:
     """Drop rows whose source or target is None, not a string, or blank; fail on an empty result."""
-    _check_columns(split, (task.source_column, task.target_column), task)
+    split = with_columns(split, (task.source_column, task.target_column), task)
     if len(split) == 0:
         raise DataError(f"split {name!r} of {task.resolved_dataset()} is empty")
     columns = (task.source_column, task.target_column)
@@ -123,3 +148,78 @@ def clean_split(split: datasets.Dataset, task: TaskSpec, name: str) -> datasets.
     if len(kept) == 0:
         raise DataError(f"split {name!r} of {task.resolved_dataset()} has no usable rows ({dropped} dropped)")
     return kept
+
+
+def check_texts(split: datasets.Dataset, task: TaskSpec, name: str) -> None:
+    """Raise DataError, naming the file and line (or the row), for the first source or target that is not valid
+    UTF-8 or is far past the task's length limits (`FAR_PAST_LIMIT` bytes per token): broken data, which would
+    otherwise fail, or take minutes to tokenize, only once training has begun. Reads the Arrow columns as
+    arrays, without a Python object per row."""
+    for column, limit in ((task.source_column, task.max_source_length), (task.target_column, task.max_target_length)):
+        values, offset = split.data.column(column), 0
+        for chunk in values.chunks:
+            try:
+                chunk.validate(full=True)
+            except pa.ArrowInvalid:
+                row = offset + next(i for i, value in enumerate(chunk.cast(pa.binary()).to_pylist())
+                                    if value is not None and not _is_utf8(value))
+                raise DataError(f"{_where(task, name, row)}: {column} is not valid UTF-8") from None
+            offset += len(chunk)
+        lengths = pc.binary_length(values)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > FAR_PAST_LIMIT * limit:
+            row = pc.index(lengths, longest).as_py()
+            raise DataError(f"{_where(task, name, row)}: {column} holds {longest:,} bytes, far past the task's limit "
+                            f"of {limit} tokens: broken data? (a longer limit: --max_source_length/--max_target_length)")
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _where(task: TaskSpec, split_name: str, row: int) -> str:
+    """"<file>:<line>" of row `row` of a local JSON Lines split (lines that hold a record counted), else
+    "<dataset> split <name>, row <n>"."""
+    for path in _data_files(task.resolved_dataset(), task.dataset_config).get(split_name, []):
+        if not str(path).endswith(".jsonl"):
+            break
+        with open(path, "rb") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    if row == 0:
+                        return f"{path}:{number}"
+                    row -= 1
+    return f"{task.resolved_dataset()} split {split_name}, row {row + 1}"
+
+
+def first_unreadable_line(source: str, config: str | None) -> str | None:
+    """The first line of a local JSON Lines dataset that is not a JSON object in UTF-8, as "<file>:<line>: why";
+    None when every line reads (or the data is not local JSON Lines). Runs only after a failed load."""
+    for paths in _data_files(source, config).values():
+        for path in paths:
+            if not str(path).endswith(".jsonl"):
+                continue
+            with open(path, "rb") as lines:
+                for number, line in enumerate(lines, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line.decode("utf-8").strip())
+                    except UnicodeDecodeError as error:
+                        return f"{path}:{number}: not UTF-8 ({error.reason} at byte {error.start})"
+                    except json.JSONDecodeError as error:
+                        return f"{path}:{number}: not valid JSON ({error.msg}, column {error.colno})"
+                    if not isinstance(record, dict):
+                        return f"{path}:{number}: a JSON {type(record).__name__}, not an object"
+    return None
+
+
+def _data_files(source: str, config: str | None) -> dict[str, list]:
+    """A local dataset folder's data files by split name; empty for a Hub id."""
+    if not Path(source).is_dir():
+        return {}
+    return {str(split): list(paths) for split, paths in datasets.load_dataset_builder(source, config).config.data_files.items()}

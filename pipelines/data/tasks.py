@@ -14,6 +14,7 @@ exists (same layout, works offline).
 """
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -277,47 +278,89 @@ def named_task_of(dataset: str) -> TaskSpec | None:
     return next((spec for spec in map(lambda make: make(), NAMED_TASKS.values()) if spec.dataset == dataset), None)
 
 
-def custom_task(dataset: str, kind: str, source_column: str, target_column: str, **options) -> TaskSpec:
-    """Any Hub dataset id or local folder, with explicit columns.
+# The settings that say which task a task id names (flags of train, compare and evaluate): `get_task` takes them.
+TASK_SETTINGS = ("kind", "source_language", "target_language", "source_column", "target_column", "dataset_config",
+                 "max_source_length", "max_target_length")
+# Lengths of a task named by a Hub id or folder, in tokens (the transformers examples' defaults for translation;
+# summarization sources are longer).
+CUSTOM_LENGTHS = {"translation": (128, 128), "summarization": (512, 128)}
+LANGUAGE_PAIR = re.compile(r"[a-z]{2,3}-[a-z]{2,3}")
 
-    `options` are further `TaskSpec` fields (splits, max lengths, languages, ...).
+
+def custom_task(dataset: str, kind: str, source_language: str | None = None, target_language: str | None = None,
+                source_column: str | None = None, target_column: str | None = None, dataset_config: str | None = None,
+                max_source_length: int | None = None, max_target_length: int | None = None) -> TaskSpec:
+    """Any Hub dataset id or local folder.
+
+    Translation reads the Hub's layout by default: one nested column, `translation`, holding each pair by
+    language code (`{"translation": {"de": ..., "en": ...}}`, as wmt14, iwslt2017, opus_books store it),
+    so the columns default to `translation.<source_language>` and `translation.<target_language>`; a flat
+    layout names its columns. Summarization names its columns. The name says where the task comes from
+    ("wmt14-en-de", "cnn_dailymail-3.0.0", "tatoeba-deu-eng-de-en"), and decoding may run as long as a
+    target may be.
     """
-    generation = TRANSLATION_GENERATION if kind == "translation" else SUMMARIZATION_GENERATION
-    name = Path(dataset).name if Path(dataset).exists() else dataset.replace("/", "--")
+    if kind not in KINDS:
+        raise ConfigError(f"unknown task kind {kind!r}: choose one of {', '.join(KINDS)}")
+    translation = kind == "translation"
+    if translation:
+        source_language, target_language = source_language or DEFAULT_LANGUAGES[0], target_language or DEFAULT_LANGUAGES[1]
+        if source_language == target_language:
+            raise ConfigError("source and target language must differ")
+        source_column = source_column or f"translation.{source_language}"
+        target_column = target_column or f"translation.{target_language}"
+    elif not (source_column and target_column):
+        raise ConfigError(f"{dataset}: a summarization dataset needs --source_column and --target_column")
+    source_length, target_length = CUSTOM_LENGTHS[kind]
+    max_source_length, max_target_length = max_source_length or source_length, max_target_length or target_length
+    generation = TRANSLATION_GENERATION if translation else SUMMARIZATION_GENERATION
     return TaskSpec(
-        name=options.pop("name", name),
+        name=custom_name(dataset, dataset_config, f"{source_language}-{target_language}" if translation else None),
         kind=kind,
         dataset=dataset,
+        dataset_config=dataset_config,
         source_column=source_column,
         target_column=target_column,
-        generation=options.pop("generation", generation),
-        **options,
+        source_language=source_language or "en",
+        target_language=target_language or "en",
+        max_source_length=max_source_length,
+        max_target_length=max_target_length,
+        generation=dict(generation, max_new_tokens=max_target_length),
     )
 
 
-def get_task(
-    name: str,
-    source_language: str | None = None,
-    target_language: str | None = None,
-    kind: str | None = None,
-    source_column: str | None = None,
-    target_column: str | None = None,
-) -> TaskSpec:
-    """Resolve a task id: a named task ("multi30k", "dialogsum", "samsum"), or a dataset
-    id / folder with explicit `kind` and columns, to a `TaskSpec`.
+def custom_name(dataset: str, dataset_config: str | None, direction: str | None) -> str:
+    """"wmt14-en-de": the dataset's last name part, its config unless that is a language pair (the direction
+    names the pair), and a translation's direction."""
+    parts = [Path(dataset).name if Path(dataset).exists() else dataset.rstrip("/").split("/")[-1]]
+    if dataset_config and not (direction and LANGUAGE_PAIR.fullmatch(dataset_config)):
+        parts.append(dataset_config)
+    if direction:
+        parts.append(direction)
+    return "-".join(parts)
 
-    For a named task, explicit columns override the built-in ones.
+
+def get_task(name: str, source_language: str | None = None, target_language: str | None = None, kind: str | None = None,
+             source_column: str | None = None, target_column: str | None = None, dataset_config: str | None = None,
+             max_source_length: int | None = None, max_target_length: int | None = None) -> TaskSpec:
+    """Resolve a task id to a `TaskSpec`: a named task ("multi30k", "dialogsum", "samsum"), or a Hub dataset id
+    or local folder with its `kind` (and for summarization its columns: `custom_task`).
+
+    For a named task, explicit columns, config and lengths override the built-in ones.
     """
     if name in NAMED_TASKS:
         if name == "multi30k":
             task = multi30k(source_language or DEFAULT_LANGUAGES[0], target_language or DEFAULT_LANGUAGES[1])
         else:
             task = NAMED_TASKS[name]()
-        overrides = {k: v for k, v in (("source_column", source_column), ("target_column", target_column)) if v}
+        overrides = {key: value for key, value in (
+            ("source_column", source_column), ("target_column", target_column), ("dataset_config", dataset_config),
+            ("max_source_length", max_source_length), ("max_target_length", max_target_length)) if value}
         return replace(task, **overrides)
-    if source_column and target_column and kind:
-        return custom_task(name, kind, source_column, target_column)
+    if kind:
+        return custom_task(name, kind, source_language, target_language, source_column, target_column, dataset_config,
+                           max_source_length, max_target_length)
     raise ConfigError(
         f"unknown task {name!r}: use one of {', '.join(NAMED_TASKS)}, or pass a Hub dataset id / local "
-        "folder with --kind, --source_column and --target_column"
+        "folder with --kind (translation: --source_language and --target_language; summarization: "
+        "--source_column and --target_column)"
     )

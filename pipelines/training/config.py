@@ -8,7 +8,7 @@ setting before any data is loaded, so a mistake fails at once in one line.
 import logging
 from dataclasses import dataclass, field, fields
 
-from ..data.tasks import DEFAULT_LANGUAGES, TaskSpec, get_task
+from ..data.tasks import DEFAULT_LANGUAGES, TASK_SETTINGS, TaskSpec, get_task
 from ..data.tokenizer import SPECIAL_TOKENS
 from ..errors import ConfigError
 from ..models import model_config
@@ -27,7 +27,7 @@ NUMBER_RULES = (
     ("positive", lambda value: value > 0, (
         "train_samples", "batch_tokens", "gradient_accumulation_steps", "learning_rate", "max_steps",
         "max_epochs", "budget_minutes", "budget_target_tokens", "eval_every", "eval_samples", "save_every",
-        "keep_checkpoints", "log_every", "ddp_timeout", "plateau_every")),
+        "keep_checkpoints", "log_every", "ddp_timeout", "plateau_every", "max_source_length", "max_target_length")),
     ("at least 0", lambda value: value >= 0, ("warmup_steps", "weight_decay", "max_grad_norm", "patience", "plateau_patience")),
     ("in [0, 1)", lambda value: 0 <= value < 1, ("dropout", "label_smoothing")),
 )
@@ -42,17 +42,28 @@ class TrainConfig:
 
     output_dir: str = field(metadata={"help": "run folder (checkpoints, best model, logs)"})
     task: str = field(default="multi30k", metadata={"help": "named task (multi30k, dialogsum, samsum), Hub dataset id or local folder"})
-    source_language: str = field(default=DEFAULT_LANGUAGES[0], metadata={"help": "Multi30k source language"})
-    target_language: str = field(default=DEFAULT_LANGUAGES[1], metadata={"help": "Multi30k target language"})
-    kind: str | None = field(default=None, metadata={"help": "translation | summarization (custom datasets)"})
-    source_column: str | None = field(default=None, metadata={"help": "source text column (custom datasets)"})
-    target_column: str | None = field(default=None, metadata={"help": "target text column (custom datasets)"})
+    source_language: str = field(default=DEFAULT_LANGUAGES[0], metadata={
+        "help": "translation: the source language's code (in the Hub's layout, its field of the `translation` column)"})
+    target_language: str = field(default=DEFAULT_LANGUAGES[1], metadata={"help": "translation: the target language's code"})
+    kind: str | None = field(default=None, metadata={"help": "translation | summarization (a Hub id or folder)"})
+    source_column: str | None = field(default=None, metadata={
+        "help": "source text column; a dotted name reads a nested field (translation.de)"})
+    target_column: str | None = field(default=None, metadata={
+        "help": "target text column; a dotted name reads a nested field (translation.en)"})
+    dataset_config: str | None = field(default=None, metadata={
+        "help": "the dataset's configuration, where it has several (wmt14: de-en; cnn_dailymail: 3.0.0)"})
+    max_source_length: int | None = field(default=None, metadata={
+        "help": "tokens kept of a source (default: the task's; 128 for translation, 512 for summarization)"})
+    max_target_length: int | None = field(default=None, metadata={
+        "help": "tokens kept of a target, and the longest output decoded (default: the task's)"})
     train_samples: int | None = field(default=None, metadata={"help": "train on a random subset of this size"})
     arch: str = field(default="lstm", metadata={"help": "rnn | lstm | mingru | minlstm | transformer"})
     preset: str = field(default="cpu", metadata={"help": "test | cpu | gpu (pipelines/training/presets.py)"})
     size: str | None = field(default=None, metadata={"help": "model size: tiny | small | base (models/sizes.py)"})
     attention: str | None = field(default=None, metadata={"help": "recurrent attention: none | bahdanau | luong-dot | luong-general"})
     cell: str | None = field(default=None, metadata={"help": "the RNN's cell: rnn (tanh) | gru"})
+    input_feeding: bool | None = field(default=None, metadata={
+        "help": "recurrent models: feed the previous attentional vector into the decoder (Luong et al. 2015)"})
     copy_attention: bool = field(default=False, metadata={"help": "recurrent models: pointer-generator copying from the source"})
     coverage: bool = field(default=False, metadata={"help": "recurrent models: coverage attention and loss (See et al. 2017)"})
     scaled_attention: bool | None = field(default=None, metadata={
@@ -147,9 +158,7 @@ class TrainConfig:
             raise ConfigError(str(error)) from None
 
     def task_spec(self) -> TaskSpec:
-        return get_task(
-            self.task, self.source_language, self.target_language, self.kind, self.source_column, self.target_column
-        )
+        return get_task(self.task, **{name: getattr(self, name) for name in TASK_SETTINGS})
 
     def model_overrides(self) -> dict:
         """Config fields this run sets on top of the model size."""
@@ -163,7 +172,7 @@ class TrainConfig:
             if self.cell is not None:
                 overrides["cell"] = self.cell
             overrides.update(copy_attention=self.copy_attention, coverage=self.coverage)
-            for name in ("scaled_attention", "source_embedding_residual"):
+            for name in ("scaled_attention", "source_embedding_residual", "input_feeding"):
                 if getattr(self, name) is not None:
                     overrides[name] = getattr(self, name)
         return overrides
