@@ -245,7 +245,7 @@ def announce(rows: list[PlannedRow], test_sets: dict[str, tuple[list, list]]) ->
         left = budget_left(row)
         training, evaluation = left * estimate.training, left * estimate.evaluations
         to_test += left == 0
-        logger.info("%s/%s: about %.1f min (training %.1f, evaluations %.1f, test %.1f)", row.task_id, row.name,
+        logger.info("%s: about %.1f min (training %.1f, evaluations %.1f, test %.1f)", row.key,
                     (training + evaluation + estimate.test) / 60, training / 60, evaluation / 60, estimate.test / 60)
         seconds += training + evaluation + estimate.test
     to_train = len(todo) - to_test
