@@ -76,19 +76,23 @@ def parser() -> argparse.ArgumentParser:
              "configurations are skipped; decoding runs that would end later are skipped "
              f"(default: {DEFAULT_CPU_BUDGET:g} for the default CPU run, so `make bench` ends within 10 minutes; "
              "no limit otherwise; 0: no limit)")
+    add("--note", default="", help="free text kept in the JSON's settings, e.g. that the machine was loaded")
     add("--output_dir", type=Path, default=RESULTS_DIR, help="where results go (default: benchmarks/results)")
+    add("--tag", default="", help="appended to the file names: <hostname>-<date>-<tag>.json (default: none)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(parser().parse_args(argv))
-    output_dir = args.pop("output_dir")
+    output_dir, tag = args.pop("output_dir"), args.pop("tag")
+    if any(not (character.isalnum() or character in "-_.") for character in tag):
+        raise SystemExit(f"--tag {tag!r}: letters, digits, '-', '_' and '.' only (it names files)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         result = run(SpeedConfig(**args))
     except ValueError as error:  # a setting: one line, no traceback
         raise SystemExit(str(error)) from None
-    json_path, plot_path = write_results(result, output_dir)
+    json_path, plot_path = write_results(result, output_dir, tag)
     print(json.dumps(result, indent=2))
     log(f"wrote {json_path} and {plot_path} in {result['total_seconds']:.0f} s")
     return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 import isolated
 import pytest
 import torch
-from lineage.models.recurrent.configuration_recurrent import LSTMConfig, RNNConfig
+from lineage.models.recurrent.configuration_recurrent import LSTMConfig, MinGRUConfig, MinLSTMConfig, RNNConfig
+from lineage.models.recurrent.modeling_recurrent import MinGRUForConditionalGeneration, MinLSTMForConditionalGeneration
 from lineage.models.transformer import transformer_config
 from lineage.speed.config import MODELS, build
 from lineage.speed.decoding import predicted_seconds
@@ -53,6 +54,29 @@ def test_recurrent_flops_scale_with_gates():
     assert long["attention"] == short["attention"] == 0
 
 
+@pytest.mark.parametrize("config_class, model_class, blocks", [
+    (MinGRUConfig, MinGRUForConditionalGeneration, 2), (MinLSTMConfig, MinLSTMForConditionalGeneration, 3),
+])
+def test_minimal_cell_flops_are_their_projections_once_per_token(config_class, model_class, blocks):
+    """minGRU / minLSTM: every weight of a layer's one projection multiplies once per token (2 FLOPs), with
+    nothing for the state: the count is 2 x the projections' weights, and per token it is the same at any length."""
+    sizes = dict(vocab_size=500, embedding_size=48, hidden_size=64, encoder_layers=2, decoder_layers=2, **IDS)
+    config = config_class(attention="luong-general", **sizes)
+    model = model_class(config)
+    for part, rnn in (("encoder_recurrent", model.encoder.rnn), ("decoder_recurrent", model.decoder.rnn)):
+        weights = sum(projection.weight.numel() for projection in rnn.projections)
+        assert forward_flops(config, 20, 20)[part] == 20 * 2 * weights
+        assert forward_flops(config, 100, 100)[part] == 5 * forward_flops(config, 20, 20)[part]
+    # Against the LSTM of the same sizes: `blocks` of its 4 input blocks, no recurrent ones; the rest is the same.
+    cells, lstm = forward_flops(config, 20, 20), forward_flops(LSTMConfig(attention="luong-general", **sizes), 20, 20)
+    # 2 directions x 2 FLOPs x blocks x units (32 per direction) x input (48, then both directions' 64), 20 tokens.
+    units, embedding = 32, 48
+    assert cells["encoder_recurrent"] == 20 * 2 * 2 * blocks * units * (embedding + 2 * units)
+    for part in ("attention", "pre_output", "lm_head"):
+        assert cells[part] == lstm[part]
+    assert cells["bridge"] == lstm["bridge"] // 2  # one bridge per layer: no cell state
+
+
 def test_transformer_flops_grow_with_length_through_attention():
     d, encoder_layers, decoder_layers = 64, 2, 3
     config = transformer_config(
@@ -79,11 +103,13 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
         "--sizes", "tiny", "--lengths", "8,16", "--batch_tokens", "128", "--warmup_steps", "1", "--steps", "1",
         "--min_steps", "1", "--decode_batch", "2", "--beams", "2", "--cache_ratio_length", "16",
         "--uncached_max_length", "8", "--decode_max_seconds", "1000", "--decode_repeats", "1", "--output_dir", str(tmp_path),
+        "--tag", "check", "--note", "a loaded machine",
     ]
     assert speed_script.main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     json_path, plot_path = Path(printed["result_path"]), Path(printed["plot_path"])
-    assert json_path.parent == tmp_path and json_path.name.endswith(f"-{printed['date']}.json")
+    assert json_path.parent == tmp_path and json_path.name.endswith(f"-{printed['date']}-check.json")
+    assert printed["settings"]["note"] == "a loaded machine"
     assert json.loads(json_path.read_text()) == printed
     assert plot_path.name == json_path.stem + "-throughput.png"
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -139,6 +165,12 @@ def test_benchmark_writes_json_and_plot(tmp_path, capsys):
     for speedup in result["cache_speedup"].values():
         assert speedup["length"] == 16 and positive(speedup["ratio"])
         assert isinstance(speedup["at_least_3x"], bool)
+
+
+def test_a_tag_that_is_not_a_file_name_stops_before_measuring(tmp_path):
+    with pytest.raises(SystemExit, match="--tag 'a/b'"):
+        speed_script.main(["--tag", "a/b", "--output_dir", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
 
 
 def test_decoding_time_prediction():

@@ -145,3 +145,20 @@ def test_the_committed_study_md_is_what_its_study_json_renders():
     assert markdown == "\n".join(study_markdown(document)) + "\n"
     for section in document["sections"].values():
         assert all(f"\n{line}\n" in markdown for line in section["verdict"].splitlines())
+
+
+def test_parallelism_verdict_keeps_the_scan_cells_apart_from_the_serial_recurrences():
+    """minGRU / minLSTM are recurrent but train with a parallel scan: the verdict's serial-vs-Transformer
+    judgement leaves them out, says how they grow beside the serial ones, and what the scan buys over the loop."""
+    from lineage.study.parallelism import verdict
+
+    training = {
+        "rnn-luong-general": {"32": 1000, "1024": 500}, "lstm-luong-general": {"32": 1000, "1024": 400},
+        "mingru-luong-general": {"32": 2000, "1024": 1800}, "minlstm-luong-general": {"32": 1800, "1024": 1800},
+        "mingru-luong-general-loop": {"32": 1000, "1024": 300}, "transformer": {"32": 1500, "1024": 1200},
+    }
+    lines = verdict({"lengths": [32, 1024], "training": training, "decoding": {}, "device": "cpu, 2 threads"})
+    assert "Supported here" in lines  # the Transformer (-20%) beats every serial recurrence (-50%, -60%, -70%)
+    assert ("Recurrent but trained with a parallel scan: mingru-luong-general -10%, minlstm-luong-general +0%, "
+            "against -70% to -50% for the serial recurrences.") in lines
+    assert "mingru-luong-general with its scan / step by step (same weights and FLOPs): 2.00x at length 32, 6.00x at 1024." in lines

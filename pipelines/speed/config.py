@@ -2,7 +2,8 @@
 
 Models: RNN and LSTM encoder-decoders with Luong ("general") attention and
 without attention, the LSTM with Bahdanau attention (the per-step decoder
-loop), the pointer-generator, and the Transformer; all built by
+loop), the pointer-generator, minGRU and minLSTM with Luong attention (and
+minGRU once more with its parallel scan off), and the Transformer; all built by
 `lineage.models.build_model` for an 8000-piece vocabulary. Inputs are random
 token ids, source length == target length, no padding.
 """
@@ -28,8 +29,13 @@ MODELS = {
     "lstm-pointer-generator": ("lstm", {"attention": "luong-general", "copy_attention": True, "coverage": True}),
     "mingru-luong-general": ("mingru", {"attention": "luong-general"}),
     "minlstm-luong-general": ("minlstm", {"attention": "luong-general"}),
+    "mingru-luong-general-loop": ("mingru", {"attention": "luong-general"}),
     "transformer": ("transformer", {}),
 }
+# Models that run their minimal cells step by step (scan.py's `parallel_scan = False`) -> the same model with
+# its scan: the same weights, products and states, so the pair's ratio is what the parallel scan buys over
+# the serial recurrence, with the cell held fixed.
+SCAN_OFF = {"mingru-luong-general-loop": "mingru-luong-general"}
 DEFAULT_CPU_BUDGET = 540.0  # seconds: `make bench` must end within 10 minutes on 2 cores
 TRAINING_SHARE = 0.65  # of the time budget; decoding gets the rest
 LABEL_SMOOTHING = 0.1  # TrainConfig's default
@@ -76,7 +82,8 @@ METHODS = {
         "forward: input and weight gradients); per target token = pair total / target length, with source length = "
         "target length so the encoder's work per source token is attributed one-to-one to target tokens. "
         "Recurrent cells: gates x 2 x units x (input + units) per step, per direction and layer (gates: tanh RNN 1, "
-        "GRU 3, LSTM 4). Transformer: Q/K/V/O and FFN projections per token, attention scores over the full "
+        "GRU 3, LSTM 4); minGRU and minLSTM: gates x 2 x units x input (2 and 3 blocks: no recurrent matrix, their "
+        "scan is elementwise and not counted). Transformer: Q/K/V/O and FFN projections per token, attention scores over the full "
         "matrices. flops_check compares the count with torch.utils.flop_counter.FlopCounterMode on one batch "
         "(oneDNN off and the math SDPA backend during the count, so every product is visible to the counter)."
     ),
@@ -96,7 +103,8 @@ class SpeedConfig:
 
     None means the device's default: sizes small (CPU) or small and base (CUDA); 1 warm-up and 3
     timed steps on CPU, 3 and 10 on CUDA; the time budget DEFAULT_CPU_BUDGET for the default
-    CPU run, no limit otherwise; decode_lengths = lengths.
+    CPU run, no limit otherwise; decode_lengths = lengths. `note` is free text kept in the
+    result's settings (e.g. that the machine was loaded, so only ratios within the run count).
     """
 
     sizes: tuple[str, ...] | None = None
@@ -119,6 +127,7 @@ class SpeedConfig:
     decode_repeats: int = 3
     decode_repeat_below: float = 0.5
     time_budget: float | None = None
+    note: str = ""
 
     def resolved(self, device: torch.device) -> "SpeedConfig":
         """Every None replaced by the default on `device`; raises ValueError for an unknown model."""
@@ -168,11 +177,17 @@ class Vocabulary:
 def build(name: str, size: str, max_length: int, vocab_size: int = VOCAB_SIZE, seed: int = 0):
     """Build benchmark model `name` (a key of MODELS) at `size`, random weights."""
     from ..models import build_model
+    from ..models.recurrent.scan import MinimalRecurrence
 
     arch, overrides = MODELS[name]
     torch.manual_seed(seed)
     # max_position only bounds the accepted lengths (the sinusoidal table for the Transformer).
-    return build_model(arch, Vocabulary(vocab_size), size, max_position=max(512, max_length), **overrides)
+    model = build_model(arch, Vocabulary(vocab_size), size, max_position=max(512, max_length), **overrides)
+    if name in SCAN_OFF:
+        for module in model.modules():
+            if isinstance(module, MinimalRecurrence):
+                module.parallel_scan = False
+    return model
 
 
 def random_batch(batch_size: int, length: int, vocab_size: int, model, device, seed: int = 0) -> dict:

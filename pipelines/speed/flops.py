@@ -37,12 +37,14 @@ def recurrent_cell_flops(cell: str, input_size: int, units: int) -> int:
 
 
 def recurrent_forward_flops(config, source_length: int, target_length: int) -> dict[str, int]:
-    """Forward FLOPs of one pair for `RNNForConditionalGeneration` / `LSTMForConditionalGeneration`.
+    """Forward FLOPs of one pair for any recurrent Lineage model (RNN, GRU, LSTM, minGRU, minLSTM).
 
     Parts:
         encoder_recurrent: every layer and direction, per source token
             (a bidirectional encoder gives each direction hidden_size // 2 units;
-            layers above the first read both directions' outputs).
+            layers above the first read both directions' outputs). minGRU and
+            minLSTM: one projection of the layer's input per token, whose products
+            are the same whether the scan or the step loop runs the recurrence.
         decoder_recurrent: every decoder layer, per target token (the first
             layer's input is the embedding, plus the context for Bahdanau, plus
             the previous attentional vector with input feeding).

@@ -137,15 +137,17 @@ def summary(training: list[dict], decoding: list[dict], speedups: dict) -> dict:
     }
 
 
-def result_paths(output_dir: Path, hostname: str, date: str) -> tuple[Path, Path]:
-    stem = f"{hostname}-{date}"
+def result_paths(output_dir: Path, hostname: str, date: str, tag: str = "") -> tuple[Path, Path]:
+    """`<hostname>-<date>[-<tag>].json` and its `-throughput.png` in `output_dir`."""
+    stem = f"{hostname}-{date}" + (f"-{tag}" if tag else "")
     return output_dir / f"{stem}.json", output_dir / f"{stem}-throughput.png"
 
 
-def write_results(result: dict, output_dir: Path) -> tuple[Path, Path]:
-    """The JSON (atomically, as a `lineage.report.results.SpeedResults`) and the throughput plot beside it."""
+def write_results(result: dict, output_dir: Path, tag: str = "") -> tuple[Path, Path]:
+    """The JSON (atomically, as a `lineage.report.results.SpeedResults`) and the throughput plot beside it,
+    named by `result_paths` (`tag` tells apart several runs of one day and host)."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    json_path, plot_path = result_paths(output_dir, result["environment"]["hostname"], result["date"])
+    json_path, plot_path = result_paths(output_dir, result["environment"]["hostname"], result["date"], tag)
     result["result_path"], result["plot_path"] = str(json_path), str(plot_path)
     plot_throughput(result, plot_path)
     SpeedResults.from_dict(result).save(json_path)

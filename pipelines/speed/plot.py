@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 from ..files import write_bytes
+from .config import SCAN_OFF
 
 
 def plot_throughput(result: dict, path: Path) -> Path:
@@ -25,7 +26,8 @@ def plot_throughput(result: dict, path: Path) -> Path:
     for label, points in sorted(series.items()):
         points.sort()
         lengths = [p[0] for p in points]
-        style = "--" if "transformer" in label else "-"
+        # Dashed: the Transformer; dotted: a minimal cell run step by step (config.SCAN_OFF).
+        style = "--" if "transformer" in label else ":" if label.split("/", 1)[1] in SCAN_OFF else "-"
         speed.plot(lengths, [p[1] for p in points], style, marker="o", label=label)
         if all(p[2] is not None for p in points):
             utilisation.plot(lengths, [100 * p[2] for p in points], style, marker="o", label=label)

@@ -1,11 +1,19 @@
 """2. Parallelism: training throughput, time per epoch and decoding latency against length,
-from the speed measurement (lineage.speed)."""
+from the speed measurement (lineage.speed).
+
+Three kinds of model answer it: the serial recurrences (RNN, LSTM: one step after another), the
+recurrent minGRU and minLSTM, whose training computes every state with one parallel scan, and the
+Transformer. Where the measurement also ran a minimal cell step by step (lineage.speed.config.SCAN_OFF),
+the verdict gives what the scan buys over the loop for the very same model.
+"""
 
 from pathlib import Path
 
 from ..report.plots import plt, save
 from ..report.stats import percent
 from ..report.tables import markdown_table
+from ..speed.config import SCAN_OFF
+from ..speed.flops import INPUT_ONLY
 from .grid import Grid, model_size, role_of
 
 TITLE = "Parallelism: cost vs sequence length"
@@ -74,8 +82,9 @@ def verdict(numbers: dict) -> str:
         return "No training throughput was measured at both the shortest and the longest length."
     parts = [f"{model} {percent(change)}" for model, change in sorted(changes.items(), key=lambda kv: kv[1])]
     lines = [f"Training tokens/s from length {short} to {long} on {numbers['device']}: {', '.join(parts)}."]
-    recurrent = [c for m, c in changes.items() if not m.startswith("transformer")]
-    transformer = [c for m, c in changes.items() if m.startswith("transformer")]
+    kinds = {model: kind(model) for model in changes}
+    recurrent = [c for m, c in changes.items() if kinds[m] == "serial"]
+    transformer = [c for m, c in changes.items() if kinds[m] == "transformer"]
     if recurrent and transformer:
         worst, best = min(recurrent), max(recurrent)
         if transformer[0] > best + 0.05:
@@ -89,6 +98,7 @@ def verdict(numbers: dict) -> str:
             lines.append(f"Mixed here: the Transformer's change ({percent(transformer[0])}) lies within the recurrent "
                          f"models' range ({percent(worst)} to {percent(best)}); on this device the sequential "
                          "recurrence is not what limits training speed.")
+    lines += scan_lines(numbers["training"], changes, kinds, short, long)
     latency = numbers.get("decoding", {})
     growth = [f"{m} {v[long] / v[short]:.1f}x" for m, v in latency.items() if v.get(short) and v.get(long)]
     if growth:
@@ -97,3 +107,29 @@ def verdict(numbers: dict) -> str:
                      "token at a time.")
     lines.append("One measurement per point (median of timed steps), no seeds.")
     return "\n".join(lines)
+
+
+def kind(model: str) -> str:
+    """"transformer", "scan" (minGRU / minLSTM with their parallel scan) or "serial" (a recurrence run step by
+    step: RNN, LSTM, or a minimal cell with its scan off), from a speed model name ("mingru-luong-general")."""
+    if model.startswith("transformer"):
+        return "transformer"
+    return "scan" if model.split("-", 1)[0] in INPUT_ONLY and model not in SCAN_OFF else "serial"
+
+
+def scan_lines(training: dict, changes: dict, kinds: dict, short: str, long: str) -> list[str]:
+    """The parallel-scan cells' change with length beside the serial recurrences', and the scan's gain over
+    the loop for the same model at the shortest and the longest length."""
+    scanned = {m: c for m, c in changes.items() if kinds[m] == "scan"}
+    serial = [c for m, c in changes.items() if kinds[m] == "serial"]
+    if not scanned:
+        return []
+    lines = [f"Recurrent but trained with a parallel scan: {', '.join(f'{m} {percent(c)}' for m, c in scanned.items())}"
+             + (f", against {percent(min(serial))} to {percent(max(serial))} for the serial recurrences." if serial else ".")]
+    for loop, twin in SCAN_OFF.items():
+        pair = training.get(loop, {}), training.get(twin, {})
+        if all(by_length.get(short) and by_length.get(long) for by_length in pair):
+            lines.append(f"{twin} with its scan / step by step (same weights and FLOPs): "
+                         f"{pair[1][short] / pair[0][short]:.2f}x at length {short}, "
+                         f"{pair[1][long] / pair[0][long]:.2f}x at {long}.")
+    return lines
