@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 PHASE = re.compile(r"phase (\w+): ([\d.]+) s wall, ([\d.]+) s CPU(?: \((.*)\))?")
 PREPARED = re.compile(r"phase prepared: rank (\d+), peak RSS (\d+) MB")
+VALIDATION = 200
 BEFORE = {"pairs": 4_002_000, "to_first_step_seconds": 798, "peak_rss_mb": 7460,
           "source": "issue 30: the code before memory-mapped data, one process, /usr/bin/time -v"}
 
@@ -53,11 +54,18 @@ def pair_count(text: str) -> int:
 
 
 def build_corpus(pairs: int, label: str, cache: Path, multi30k: Path) -> Path:
-    """The folder `cache/multi30k-<label>` (train.jsonl of `pairs` de-en pairs, Multi30k's validation), built once."""
+    """The folder `cache/multi30k-<label>`: train.jsonl of `pairs` de-en pairs (built once), and the first
+    `VALIDATION` pairs of Multi30k's validation split."""
     folder = cache / f"multi30k-{label}"
+    folder.mkdir(parents=True, exist_ok=True)
+    validation = [json.loads(line) for line in (multi30k / "validation.jsonl").read_text().splitlines() if line.strip()]
+    # A part only: the run's closing evaluation is not what is measured. Rewritten only when it differs (a new
+    # modification time would make datasets convert the corpus again).
+    text = "".join(json.dumps({"de": row["de"], "en": row["en"]}, ensure_ascii=False) + "\n" for row in validation[:VALIDATION])
+    if not (folder / "validation.jsonl").exists() or (folder / "validation.jsonl").read_text() != text:
+        (folder / "validation.jsonl").write_text(text)
     if (folder / "train.jsonl").exists():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
     base = [json.loads(line) for line in (multi30k / "train.jsonl").read_text().splitlines() if line.strip()]
     partial = folder / "train.jsonl.partial"
     with open(partial, "w") as out:
@@ -66,9 +74,6 @@ def build_corpus(pairs: int, label: str, cache: Path, multi30k: Path) -> Path:
             for row in base[: pairs - repetition * len(base)]:
                 pair = {side: swapped(row[side], rng) if repetition else row[side] for side in ("de", "en")}
                 out.write(json.dumps(pair, ensure_ascii=False) + "\n")
-    validation = [json.loads(line) for line in (multi30k / "validation.jsonl").read_text().splitlines() if line.strip()]
-    (folder / "validation.jsonl").write_text("".join(
-        json.dumps({"de": row["de"], "en": row["en"]}, ensure_ascii=False) + "\n" for row in validation))
     os.replace(partial, folder / "train.jsonl")
     return folder
 
@@ -173,7 +178,7 @@ def measure_size(label: str, args, multi30k: Path) -> list[dict]:
             flags = ["--task", str(folder), "--kind", "translation", "--source_column", "de", "--target_column", "en",
                      *common_flags(args, out), *(["--tokenizer", str(tokenizer)] if run == "cached" else [])]
             print(f"[data-scale] {label} {mode} {run} run", file=sys.stderr, flush=True)
-            result = run_training(flags, ddp, cache, out.with_suffix(".log"))
+            result = run_training(flags, ddp, cache, out.parent / f"{out.name}.log")
             rows.append({"size": label, "pairs": pair_count(label), "mode": mode, "run": run, **result,
                          "target_tokens_per_second": tokens_per_second(out)})
             print(f"[data-scale]   ready after {result['to_first_step_seconds']} s, peak RSS {result['peak_rss_mb']} MB",
@@ -184,6 +189,25 @@ def measure_size(label: str, args, multi30k: Path) -> list[dict]:
 def common_flags(args, out: Path) -> list[str]:
     return ["--arch", args.arch, "--max_steps", str(args.steps), "--eval_samples", "16",
             "--eval_every", str(10 * args.steps), "--output_dir", str(out)]
+
+
+def table(result: dict) -> str:
+    """The README's rows (benchmarks/README.md, data scale) from a result document."""
+    def seconds(value):
+        return "-" if value is None else f"{value // 60:.0f} min {value % 60:.0f} s" if value >= 60 else f"{value:.0f} s"
+
+    ratio = (result.get("throughput") or {}).get("ratio")
+    lines = []
+    for run in result["runs"]:
+        phases = {}
+        for entry in run["phases"]:  # under two ranks, the slower rank's
+            phases[entry["phase"]] = max(phases.get(entry["phase"], 0), entry["wall_seconds"])
+        speed = f"{ratio:.2f}" if ratio and run["run"] == "cached" and run["mode"] == "one process" and \
+            run["size"] == result["throughput"]["size"] else ""
+        lines.append(f"| {run['size']} | {run['run']} | {run['mode']} | {seconds(run['to_first_step_seconds'])} | "
+                     + " | ".join(seconds(phases.get(name)) for name in ("loading", "tokenizer", "tokenizing", "lengths"))
+                     + f" | {run['peak_rss_mb']:,} MB | {speed} |")
+    return "\n".join(lines)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -203,11 +227,15 @@ def parser() -> argparse.ArgumentParser:
         help="the folder holding multi30k/ (default: $LINEAGE_DATA_DIR)")
     add("--note", default="", help="recorded with the results, e.g. that the machine was loaded")
     add("--output_dir", type=Path, default=RESULTS_DIR, help="where results go (default: benchmarks/results)")
+    add("--table", type=Path, default=None, help="only print the README table rows of this result file")
     return p
 
 
 def main(argv=None) -> dict:
     args = parser().parse_args(argv)
+    if args.table:
+        print(table(json.loads(args.table.read_text())))
+        return {}
     labels = [label for label in args.sizes.split(",") if label]
     started, load_start = time.monotonic(), os.getloadavg()
     runs = [row for label in labels for row in measure_size(label, args, args.data_dir / "multi30k")]
@@ -217,7 +245,7 @@ def main(argv=None) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         print("[data-scale] Multi30k (29k pairs) for tokens/s", file=sys.stderr, flush=True)
         baseline = run_training(["--task", "multi30k", *common_flags(args, out)], False,
-                                args.cache_dir / "hf" / "multi30k", out.with_suffix(".log"))
+                                args.cache_dir / "hf" / "multi30k", out.parent / f"{out.name}.log")
         largest = max(labels, key=pair_count)
         scaled = [r for r in runs if r["size"] == largest and r["mode"] == "one process" and r["run"] == "cached"]
         at_29k, at_scale = tokens_per_second(out), scaled[0]["target_tokens_per_second"] if scaled else None
@@ -240,6 +268,7 @@ def main(argv=None) -> dict:
     path = args.output_dir / f"{result['environment']['hostname']}-{result['date']}-data-scale.json"
     write_json(path, result)
     print(json.dumps({"written": str(path), "throughput": throughput}, indent=1))
+    print(table(result))
     return result
 
 

@@ -115,10 +115,5 @@ class Encoder:
         return backend
 
     def _encode(self, backend: Tokenizer, texts: pa.ChunkedArray) -> pa.Array:
-        encodings = backend.encode_batch_fast(texts.to_pylist())  # every core, order kept
-        ids = [encoding.ids for encoding in encodings]
-        offsets = np.zeros(len(ids) + 1, dtype=np.int32)
-        np.cumsum([len(row) for row in ids], out=offsets[1:])
-        values = np.fromiter((token for row in ids for token in row), dtype=self.type.value_type.to_pandas_dtype(),
-                             count=int(offsets[-1]))
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+        encodings = backend.encode_batch_fast(texts.to_pylist())  # on every core, in order
+        return pa.array([encoding.ids for encoding in encodings], type=self.type)
