@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .encoding import lengths
 from .loading import DataError
 
 
@@ -94,14 +95,27 @@ class TokenBatchSampler:
         return batches
 
     def _cut(self, sorted_indices: np.ndarray) -> list[np.ndarray]:
+        """Greedy cut: a batch grows while its size x its longest side stays within the budget.
+
+        One numpy pass per batch, not a Python step per example (4M examples per epoch at scale). Pools are
+        sorted by the longer side, so a batch starting at length L ends within max_tokens // L + 1 examples;
+        the window only doubles for unsorted input.
+        """
         longest = np.maximum(self.source_lengths[sorted_indices], self.target_lengths[sorted_indices])
-        batches, start, width = [], 0, 0
-        for i, length in enumerate(longest):
-            width = max(width, length)
-            if (i - start + 1) * width > self.max_tokens and i > start:
-                batches.append(sorted_indices[start:i])
-                start, width = i, length
-        batches.append(sorted_indices[start:])
+        batches, start, count = [], 0, len(longest)
+        while start < count:
+            span = self.max_tokens // max(int(longest[start]), 1) + 1
+            while True:
+                stop = min(start + span, count)
+                width = np.maximum.accumulate(longest[start:stop])
+                over = np.flatnonzero(np.arange(1, stop - start + 1) * width > self.max_tokens)
+                over = over[over > 0]  # a first example over the budget still forms a batch of its own
+                if len(over) or stop == count:
+                    break
+                span *= 2
+            end = start + int(over[0]) if len(over) else count
+            batches.append(sorted_indices[start:end])
+            start = end
         return batches
 
     def _split_to_multiple(self, batches: list[np.ndarray]) -> list[np.ndarray]:
@@ -152,23 +166,54 @@ def padding_fraction(batches, source_lengths, target_lengths) -> float:
     return float(1 - real / padded)
 
 
+class TokenizedRows(torch.utils.data.Dataset):
+    """The DataLoader's view of a tokenized split that stays in Arrow (memory-mapped, shared by the ranks).
+
+    Args:
+        data: a `datasets.Dataset` with `input_ids` and `labels` list columns.
+
+    `__getitems__` reads a whole batch with one Arrow take, as columns: the collator gets only its batch's rows,
+    and no Python object per example of the corpus is ever built.
+    """
+
+    def __init__(self, data):
+        self.data = data.with_format(None).select_columns(["input_ids", "labels"])
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.data[int(index)]
+
+    def __getitems__(self, indices: list[int]) -> dict[str, list]:
+        return self.data[indices]
+
+    def lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Source and target token counts of every row, read from the Arrow offsets (a map's output has no
+        indices mapping, so its table holds exactly its rows)."""
+        return lengths(self.data.data.column("input_ids")), lengths(self.data.data.column("labels"))
+
+
 @dataclass
 class Seq2SeqCollator:
-    """Pads a list of tokenized examples into tensors.
+    """Pads tokenized examples into tensors.
 
     Args:
         pad_token_id: fills `input_ids` and `decoder_input_ids`.
         decoder_start_token_id: first decoder input (targets are shifted right by one).
 
+    Takes a list of examples (dicts) or a batch as columns (`TokenizedRows.__getitems__`).
     `labels` are padded with -100 (ignored by the loss).
     """
 
     pad_token_id: int
     decoder_start_token_id: int
 
-    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        sources = [e["input_ids"] for e in examples]
-        targets = [e["labels"] for e in examples]
+    def __call__(self, examples: list[dict] | dict[str, list]) -> dict[str, torch.Tensor]:
+        if isinstance(examples, dict):
+            sources, targets = examples["input_ids"], examples["labels"]
+        else:
+            sources, targets = [e["input_ids"] for e in examples], [e["labels"] for e in examples]
         return {
             "input_ids": _pad(sources, self.pad_token_id),
             "attention_mask": _pad([[1] * len(s) for s in sources], 0),

@@ -17,6 +17,9 @@ threads update shared weights without locks (Hogwild), so the result varies
 from run to run; use it for speed only. The matrix is seeded separately, so
 it too is the same for the same vectors and seed.
 
+At scale the pieces are streamed from the tokenized Arrow split (`TokenPieces`, restartable as gensim's
+passes need) instead of tokenizing a text list in Python.
+
 Files are gensim's own `KeyedVectors` format (a pickle): load only files you
 trust.
 """
@@ -38,12 +41,40 @@ if TYPE_CHECKING:  # any object with `tokenize` (and, for the matrix, the id loo
     from transformers import PreTrainedTokenizerBase
 
 ALGORITHMS = {"skipgram": 1, "cbow": 0}  # name -> gensim's `sg` flag
+CHUNK_ROWS = 10_000  # rows read from Arrow at a time
 _SIDECAR_MARKERS = ("__numpys", "__scipys", "__ignoreds", "__recursive_saveloads")
+
+
+class TokenPieces:
+    """The pieces of tokenized rows, read from their Arrow columns chunk by chunk, each pass anew.
+
+    Args:
+        data: a tokenized split (`encoding.tokenize_split`: `input_ids` and `labels`).
+        tokenizer: maps the ids back to pieces.
+        rows: the rows to read (sorted), or None for all; sources first, then targets, as the
+            tokenizer learned them. The final </s> of each sequence is left out (`tokenize` has none).
+    """
+
+    def __init__(self, data, tokenizer: PreTrainedTokenizerBase, rows: np.ndarray | None = None):
+        self.data, self.rows = data, rows
+        self.vocabulary = np.array(_tokens_by_id(tokenizer), dtype=object)
+
+    def __iter__(self):
+        count = len(self.data) if self.rows is None else len(self.rows)
+        for column in ("input_ids", "labels"):
+            view = self.data.select_columns([column]).with_format("arrow")
+            for start in range(0, count, CHUNK_ROWS):
+                keys = slice(start, start + CHUNK_ROWS) if self.rows is None else self.rows[start : start + CHUNK_ROWS]
+                ids = view[keys].column(0).combine_chunks()
+                offsets = ids.offsets.to_numpy()
+                pieces = self.vocabulary[ids.flatten().to_numpy(zero_copy_only=False)]
+                first = offsets[0]
+                yield from (pieces[a - first : b - first - 1].tolist() for a, b in zip(offsets[:-1], offsets[1:]))
 
 
 def train_word2vec(
     tokenizer: PreTrainedTokenizerBase,
-    texts: Iterable[str],
+    texts: Iterable[str] | TokenPieces,
     vector_size: int,
     algorithm: str = "skipgram",
     window: int = 5,
@@ -57,7 +88,7 @@ def train_word2vec(
     Args:
         tokenizer: the comparison's tokenizer; its pieces are the word2vec keys.
         texts: the training text (for translation: source and target sentences,
-            as the joint tokenizer was trained).
+            as the joint tokenizer was trained), or its pieces already (`TokenPieces`).
         vector_size: length of each vector; must equal the model's embedding size.
         algorithm: "skipgram" (predict the context from a piece) or "cbow"
             (predict a piece from its context).
@@ -69,7 +100,7 @@ def train_word2vec(
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown word2vec algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
-    sentences = [tokenizer.tokenize(text) for text in texts]
+    sentences = texts if isinstance(texts, TokenPieces) else [tokenizer.tokenize(text) for text in texts]
     if not any(sentences):
         raise ValueError("word2vec needs training text, but `texts` is empty (or has no tokens)")
     model = Word2Vec(

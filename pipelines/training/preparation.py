@@ -11,12 +11,14 @@ from accelerate import Accelerator
 from accelerate.utils import InitProcessGroupKwargs, set_seed
 from torch.utils.data import DataLoader
 
-from ..data.batching import Seq2SeqCollator, TokenBatchSampler
-from ..data.encoding import tokenize_split
+from ..data.batching import Seq2SeqCollator, TokenBatchSampler, TokenizedRows
+from ..data.encoding import count_at_least, tokenize_split
 from ..data.loading import load_splits
+from ..data.phases import peak_rss_mb, phase
 from ..data.tasks import TaskSpec
-from ..data.tokenizer import load_tokenizer, save_tokenizer, tokenizer_texts, train_tokenizer
+from ..data.tokenizer import learned_from, load_tokenizer, sample_rows, save_tokenizer, train_task_tokenizer
 from ..errors import ConfigError
+from ..files import write_json
 from ..models import build_model, init_embeddings
 from .checkpoints import load_checkpoint, resume_point
 from .config import TrainConfig, milestone_tokens
@@ -28,6 +30,8 @@ from .runs import open_run_folder
 from .state import TrainState, budget_reached
 
 logger = logging.getLogger(__name__)
+
+DATA_FILE = "data.json"  # in the run folder: the training rows, truncations and the tokenizer's sample
 
 
 @dataclass
@@ -70,12 +74,12 @@ def prepare_run(config: TrainConfig) -> Run:
     on_main_process(open_run_folder, config, out)
     set_seed(config.seed)
     task = config.task_spec()
-    tokenizer, texts, train_data, validation_split, validation_data = load_run_data(config, task, out, accelerator)
+    tokenizer, train_data, validation_split, validation_data = load_run_data(config, task, out, accelerator)
 
     model = build_model(config.arch, tokenizer, config.size, **config.model_overrides())
     model.generation_config.update(**task.generation)
     if config.embeddings != "random":
-        apply_word2vec(config, model, tokenizer, texts, out, accelerator)
+        apply_word2vec(config, model, tokenizer, train_data, out, accelerator)
     optimizer = make_optimizer(config, model)
     schedule = make_schedule(config, optimizer)
     collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
@@ -96,6 +100,7 @@ def prepare_run(config: TrainConfig) -> Run:
     )
     resume(run)
     accelerator.init_trackers("lineage", config={k: v for k, v in asdict(config).items() if v is not None})
+    logger.info("phase prepared: rank %d, peak RSS %.0f MB", accelerator.process_index, peak_rss_mb())
     return run
 
 
@@ -115,46 +120,68 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 
 
 def load_run_data(config: TrainConfig, task: TaskSpec, out: Path, accelerator: Accelerator):
-    """The tokenizer, the texts it learned from, the tokenized train split, and the validation split raw and tokenized."""
+    """The tokenizer, the tokenized train split, and the validation split raw and tokenized.
+
+    The tokenized splits stay in the datasets cache (Arrow, memory-mapped): rank 0 writes it, the other
+    ranks read it, and a later run with the same data and tokenizer reuses it. What the data and the
+    tokenizer's sample hold is written to the run folder's `DATA_FILE`.
+    """
     # Rank 0 first: it writes the datasets cache files that the other ranks then read, instead
     # of every rank writing the same files at once.
     with accelerator.main_process_first():
-        splits = load_splits(task, ("train", "validation"))
-        train_split = splits["train"]
-        if config.train_samples:
-            train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
-    texts = tokenizer_texts(task, train_split)
-    tokenizer = obtain_tokenizer(config, texts, out, accelerator)
+        with phase("loading") as details:
+            splits = load_splits(task, ("train", "validation"))
+            train_split = splits["train"]
+            if config.train_samples:
+                train_split = train_split.shuffle(seed=0).select(range(min(config.train_samples, len(train_split))))
+            details.update(rows=len(train_split))
+    tokenizer, folder = obtain_tokenizer(config, task, train_split, out, accelerator)
     with accelerator.main_process_first():
         train_data = tokenize_split(train_split, tokenizer, task)
         validation_data = tokenize_split(splits["validation"], tokenizer, task)
-    return tokenizer, texts, train_data, splits["validation"], validation_data
+    if accelerator.is_main_process:
+        write_json(out / DATA_FILE, {
+            "train_rows": len(train_data),
+            "truncated_sources": count_at_least(train_data.data.column("input_ids"), task.max_source_length),
+            "truncated_targets": count_at_least(train_data.data.column("labels"), task.max_target_length),
+            "tokenizer": str(folder),
+            "tokenizer_sample": learned_from(folder),
+        })
+    return tokenizer, train_data, splits["validation"], validation_data
 
 
-def obtain_tokenizer(config: TrainConfig, train_texts: list[str], out: Path, accelerator: Accelerator):
-    """The given tokenizer, the run's own saved one, or a new one trained on `train_texts`."""
+def obtain_tokenizer(config: TrainConfig, task: TaskSpec, train_split, out: Path, accelerator: Accelerator):
+    """The given tokenizer, the run's own saved one, or a new one trained on (a sample of) `train_split`;
+    returns it and its folder."""
     folder = Path(config.tokenizer) if config.tokenizer else out / "tokenizer"
     with accelerator.main_process_first():
         if not (folder / "tokenizer.json").exists():
             if config.tokenizer:
                 raise ConfigError(f"--tokenizer {folder} holds no tokenizer (tokenizer.json)")
             if accelerator.is_main_process:
-                save_tokenizer(train_tokenizer(train_texts, config.vocab_size), folder)
-        return load_tokenizer(folder)
+                tokenizer, sample = train_task_tokenizer(task, train_split, config.vocab_size)
+                save_tokenizer(tokenizer, folder, sample)
+        return load_tokenizer(folder), folder
 
 
 def training_batches(config: TrainConfig, train_data, collate: Seq2SeqCollator, accelerator: Accelerator):
-    """This rank's token-budget batch sampler and the DataLoader that collates its batches."""
-    examples = [{"input_ids": s, "labels": t} for s, t in zip(train_data["input_ids"], train_data["labels"])]
-    sampler = TokenBatchSampler(
-        [len(e["input_ids"]) for e in examples], [len(e["labels"]) for e in examples], config.batch_tokens,
-        seed=config.seed, num_replicas=accelerator.num_processes, rank=accelerator.process_index,
-        batch_multiple=config.gradient_accumulation_steps,
-    )
+    """This rank's token-budget batch sampler and the DataLoader that collates its batches.
+
+    The loader reads each batch's rows from the Arrow split (`TokenizedRows`); the lengths come from the
+    Arrow offsets as arrays.
+    """
+    rows = TokenizedRows(train_data)
+    with phase("lengths") as details:
+        details.update(rows=len(rows))
+        sampler = TokenBatchSampler(
+            *rows.lengths(), config.batch_tokens,
+            seed=config.seed, num_replicas=accelerator.num_processes, rank=accelerator.process_index,
+            batch_multiple=config.gradient_accumulation_steps,
+        )
     # A private generator: each new DataLoader iterator draws a seed from it, and drawing
     # from the global RNG instead would shift dropout masks after a resume.
     # No workers: the sampler's round_target_tokens must describe the batch just returned.
-    loader = DataLoader(examples, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
+    loader = DataLoader(rows, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator())
     return sampler, loader
 
 
@@ -162,15 +189,18 @@ def embedding_size(model) -> int:
     return model.get_input_embeddings().weight.shape[1]
 
 
-def apply_word2vec(config: TrainConfig, model, tokenizer, texts: list[str], out: Path, accelerator: Accelerator) -> None:
-    """Initialise (and for "word2vec-frozen", freeze) the embeddings from word2vec vectors."""
-    from ..data.word2vec import embedding_matrix, load_word2vec, save_word2vec, train_word2vec
+def apply_word2vec(config: TrainConfig, model, tokenizer, train_data, out: Path, accelerator: Accelerator) -> None:
+    """Initialise (and for "word2vec-frozen", freeze) the embeddings from word2vec vectors, trained on the
+    pieces of the tokenized training rows the tokenizer's sample holds, streamed from Arrow."""
+    from ..data.word2vec import TokenPieces, embedding_matrix, load_word2vec, save_word2vec, train_word2vec
 
     path = Path(config.word2vec) if config.word2vec else out / "word2vec.kv"
     with accelerator.main_process_first():
         if not path.exists():
             if accelerator.is_main_process:
-                vectors = train_word2vec(tokenizer, texts, vector_size=embedding_size(model), seed=config.seed)
+                with phase("word2vec"):
+                    pieces = TokenPieces(train_data, tokenizer, sample_rows(len(train_data)))
+                    vectors = train_word2vec(tokenizer, pieces, vector_size=embedding_size(model), seed=config.seed)
                 save_word2vec(vectors, path)
         vectors = load_word2vec(path)
     # Rescaled to the random init's spread, so "random vs word2vec" compares content, not scale.
