@@ -134,7 +134,7 @@ def test_the_report_says_what_to_try_for_each_row_that_has_not_learned(tmp_path)
     entry.row_reasons = dict(DEFAULT_ROWS["translation"])
     write_report(results, tmp_path)
     report = (tmp_path / "report.md").read_text()
-    lines = [line for line in report.splitlines() if line.startswith("- rnn: ") or line.startswith("- RNN")]
+    lines = [line for line in report.splitlines() if line.startswith("- **RNN")]
     assert any("a larger budget: its validation loss was still falling" in line for line in lines)
     assert report.count("its validation loss") == 1  # the rows that learned get no advice
     assert "Rows: the defaults for translation, each for a reason:" in report

@@ -93,14 +93,14 @@ def examples_section(entry: TaskEntry) -> list[str]:
 def advice_section(entry: TaskEntry, budget: dict | None) -> list[str]:
     """One line per row that has not learned the task: what to try, from its own validation curve (advice.py)."""
     kind = entry.task.kind
-    lines = [f"- {advice(model.label or name, model, kind, budget)}" for name, model in entry.models.items()
+    lines = [f"- {advice(f'**{model.label or name}**', model, kind, budget)}" for name, model in entry.models.items()
              if unlearned(kind, model.test, entry.baselines if kind == "summarization" else {})]
     return ["What to try for the rows that have not learned the task:", "", *lines, ""] if lines else []
 
 
 def reasons_section(entry: TaskEntry) -> list[str]:
     """Why each row is there, where the rows are the defaults of the task's kind."""
-    lines = [f"- {entry.models[name].label if name in entry.models else name}: {reason}"
+    lines = [f"- **{entry.models[name].label if name in entry.models else name}**: {reason}"
              for name, reason in entry.row_reasons.items()]
     return [f"Rows: the defaults for {entry.task.kind}, each for a reason:", "", *lines, ""] if lines else []
 

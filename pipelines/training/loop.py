@@ -272,8 +272,8 @@ def evaluate(run: Run, scheduled: bool = True) -> dict:
                                     accelerator))
     improved = scheduled and beats_best(run, record)
     if improved:
-        state.best_metric, state.best_step, state.evaluations_without_improvement = record[run.task.main_metric], state.step, 0
-        state.best_distinct = record.get("distinct_outputs")
+        state.best_metric, state.best_distinct = record[run.task.main_metric], record.get("distinct_outputs")
+        state.best_step, state.evaluations_without_improvement = state.step, 0
         if accelerator.is_main_process:
             with writing(run.out / "best", staging_path(run.out / "best")):  # save_model_folder's staging
                 save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")
