@@ -123,7 +123,10 @@ def test_advice_follows_the_rows_own_validation_curve():
     assert "rose from its lowest, 3.30, to 3.70" in rising and "--rows lstm-pointer-generator" in rising
     flat = advice("lstm-pointer-generator", unlearned_row([4.0, 3.0, 3.0, 3.0], copy=True), "summarization", budget)
     assert "levelled off" in flat and "copy attention" not in flat
-    assert "no validation curve" in advice("rnn", unlearned_row([]), "translation", budget)
+    assert "too few validation evaluations" in advice("rnn", unlearned_row([3.0]), "translation", budget)
+    begun = unlearned_row([8.3, 8.2, 8.15], "transformer")
+    begun.model_config["vocab_size"] = 4000  # ln 4000 = 8.29: a uniform guess
+    assert "still near a uniform guess's (8.29), so it has barely begun" in advice("transformer", begun, "summarization", budget)
 
 
 def test_the_report_says_what_to_try_for_each_row_that_has_not_learned(tmp_path):

@@ -7,10 +7,15 @@ is pointed to copy attention, which learned both of the project's summarization 
 (docs/budget-curves: the pointer-generator wrote 99% distinct DialogSum summaries at 150k summary tokens).
 """
 
+import math
+
 from .results import Row
 
 # The share by which the validation loss must move over the last third of a run to count as falling or rising.
 MOVED = 0.02
+# A validation loss above this share of a uniform guess's (ln of the vocabulary size) has barely begun to fall:
+# every row of the budget curves was below 0.55 of it by its first milestone (Multi30k 250k, DialogSum 150k).
+BARELY = 0.75
 
 
 def last_third(model: Row) -> tuple[float, float, float] | None:
@@ -38,11 +43,16 @@ def advice(name: str, model: Row, kind: str, budget: dict | None) -> str:
     """What to try for row `name` (its key: "lstm"), which has not learned a task of `kind` under `budget`."""
     tips = []
     curve = last_third(model)
+    vocabulary = model.model_config.get("vocab_size")
+    uniform = math.log(vocabulary) if vocabulary else math.inf
     if curve is None:
-        tips.append(f"a larger budget ({larger_budget(budget)}; no validation curve was recorded)")
+        tips.append(f"a larger budget ({larger_budget(budget)}; too few validation evaluations to read a curve)")
     else:
         start, end, lowest = curve
-        if end <= start * (1 - MOVED) and end <= lowest:
+        if end > BARELY * uniform:
+            tips.append(f"a larger budget: its validation loss, {end:.2f}, is still near a uniform guess's "
+                        f"({uniform:.2f}), so it has barely begun, e.g. {larger_budget(budget)}")
+        elif end <= start * (1 - MOVED) and end <= lowest:
             tips.append(f"a larger budget: its validation loss was still falling at the end ({start:.2f} -> "
                         f"{end:.2f} over the last third), e.g. {larger_budget(budget)}")
         elif end >= lowest * (1 + MOVED):
