@@ -293,7 +293,7 @@ def test_a_rerun_with_other_settings_is_refused_or_retrains_the_changed_rows(tmp
 
 
 def test_budgets_and_rows_resolve():
-    demo = CompareConfig(preset="demo").resolved()
+    demo = CompareConfig(preset="demo").resolved("multi30k")
     assert demo.budget() == {"kind": "target_tokens", "value": 550_000} and demo.vocab_size == 4000
     assert CompareConfig(preset="demo", budget_minutes=2).resolved().budget() == {"kind": "minutes", "value": 2}
     rows = CompareConfig(preset="demo", variants="no-attention,word2vec").resolved().row_specs()

@@ -32,6 +32,7 @@ def with_defaults(data: dict) -> dict:
         entry.setdefault("baselines", {})
         entry.setdefault("budget", None)
         entry.setdefault("other_seeds", {})
+        entry.setdefault("row_reasons", {})
         for row in entry["models"].values():
             row.setdefault("settings", None)
             row.setdefault("milestones", [])

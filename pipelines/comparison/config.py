@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..configs import field_like
-from ..data.tasks import TASK_SETTINGS
+from ..data.tasks import TASK_SETTINGS, get_task
 from ..errors import ConfigError
 from ..models.architectures import ARCHS, GENERATIONS, RECURRENT
 from ..training.config import TrainConfig
-from .presets import FORMER_NAMES, compare_preset
+from .presets import FORMER_NAMES, PRESET_ONLY, compare_preset
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,26 @@ VARIANTS = {
     "word2vec-frozen": dict(embeddings="word2vec-frozen"),
     "no-attention": dict(attention="none"),
     "pointer-generator": dict(copy_attention=True, coverage=True),
+}
+# The rows a task trains when nothing names its rows (--rows, --archs, --variants, the preset), by task kind,
+# each with the reason it is there: the printed plan and the report show it. The figures are test scores of
+# docs/budget-curves and docs/cpu-summarization, where the measurements behind them are.
+DEFAULT_ROWS = {
+    "translation": {
+        "rnn": "the first generation, the yardstick for what gates and attention add: it trails the others at "
+               "every budget on Multi30k (20.5 BLEU at 1M target tokens)",
+        "lstm": "the second generation: it leads on Multi30k up to 1M target tokens (29.8 BLEU at 1M)",
+        "transformer": "the third generation: it leads on Multi30k from 2M target tokens on (34.8 BLEU at 2M)",
+    },
+    "summarization": {
+        "rnn": "the first generation, with the summarization preset's scaled attention and embedding residual: "
+               "it beats LEAD-3 on DialogSum and SAMSum",
+        "lstm": "the second generation: it passes the plain RNN on DialogSum from 600k summary tokens on",
+        "lstm-pointer-generator": "copies names and facts from the source: the best summarizer at every budget "
+                                  "on DialogSum (150k to 1.2M summary tokens) and on SAMSum",
+        "transformer": "the third generation: the slowest to start on dialogues (it learned DialogSum at "
+                       "1.2M summary tokens, not at 600k), so it shows what the budget buys",
+    },
 }
 # Variants that only apply to the recurrent models.
 RECURRENT_ONLY = ("no-attention", "pointer-generator")
@@ -106,7 +126,8 @@ class CompareConfig:
         A preset may set some values per task (`per_task`: the demo's summarization rows and
         budget); a value given explicitly applies to every task, and explicit rows (--archs,
         --variants or --rows) replace the preset's rows for every task. --per_task values
-        are explicit values of their task alone.
+        are explicit values of their task alone. A task whose rows nothing names trains the rows of
+        its kind (`DEFAULT_ROWS`); one whose budget nothing sets has none here (`budget_from_data`).
         """
         if self.preset in FORMER_NAMES:
             logger.warning("compare preset %r is now called %r", self.preset, FORMER_NAMES[self.preset])
@@ -115,7 +136,7 @@ class CompareConfig:
             cleared = [group for group in (ROW_FIELDS, BUDGET_FIELDS) if set(own) & set(group)]
             return replace(self, per_task=None, **{key: None for group in cleared for key in group} | own).resolved(task_id)
         defaults = {key: value for key, value in compare_preset(self.preset).items()
-                    if key not in ("per_task", "training")}
+                    if key not in PRESET_ONLY}
         if task_id is not None:
             own = dict(compare_preset(self.preset).get("per_task", {}).get(task_id, {}))
             if any(getattr(self, key) is not None for key in ROW_FIELDS):
@@ -133,6 +154,8 @@ class CompareConfig:
         if self.budget_minutes is not None and self.budget_target_tokens is None:
             values["budget_target_tokens"] = None
         values["name"] = values["name"] or self.preset
+        if task_id is not None and all(values[key] is None for key in ROW_FIELDS):
+            values["rows"] = ",".join(DEFAULT_ROWS[get_task(task_id, **{key: values[key] for key in TASK_SETTINGS}).kind])
         if values["rows"] is None:
             values["archs"], values["variants"] = values["archs"] or ",".join(GENERATIONS), values["variants"] or ""
         config = CompareConfig(**values)
@@ -194,6 +217,18 @@ class CompareConfig:
                     continue  # the Transformer stays a stock config: attention is what it is made of, and it does not copy
                 rows.append((f"{arch}-{variant}", arch, VARIANTS[variant]))
         return rows
+
+    def row_reasons(self, kind: str) -> dict[str, str]:
+        """Why each row is there, where the rows are the defaults of their task's `kind` (`DEFAULT_ROWS`);
+        empty where they were named."""
+        defaults = DEFAULT_ROWS[kind]
+        return dict(defaults) if self.rows == ",".join(defaults) else {}
+
+    @property
+    def budget_from_data(self) -> bool:
+        """Whether nothing (flags, --per_task, the preset) sets this task's budget: it follows from the corpus
+        (`budget.data_budget`)."""
+        return not (self.budget_target_tokens or self.budget_minutes)
 
     def budget(self) -> dict:
         if self.budget_target_tokens:

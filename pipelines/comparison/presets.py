@@ -5,24 +5,41 @@
     gpu    GPUs: the same target-token budget for every architecture, full test sets
 
 `training` names the training preset every row starts from (lineage.training.presets); the budget is
-per model, and every row of a task gets the same. The reasons behind the values: docs/presets.md.
+per model, and every row of a task gets the same. A task whose budget neither the flags nor the preset
+set gets one from its corpus by the preset's `data_budget` (lineage.comparison.budget). The reasons
+behind the values: docs/presets.md.
 """
 
 from ..errors import ConfigError
+
+# The CPU budget of a task no setting gives one: `passes` over its training target tokens, kept within
+# [`low`, `high`] target tokens per model (docs/presets.md, "Budget from the data").
+CPU_DATA_BUDGET = {
+    # 3 passes: 1.1M on Multi30k, where every row translates (the RNN 20.5 BLEU at 1M, 14.8 at 500k, hence
+    # the floor); above 4M the curves flatten (LSTM +2.0, Transformer +2.2 BLEU from 4M to 8M, twice the time).
+    "translation": dict(passes=3, low=1_000_000, high=4_000_000),
+    # 1.2M: the least at which every DialogSum row learned (the Transformer wrote one summary for most
+    # dialogues at 600k); at 2 passes (1.2M) every row's validation loss was still falling, hence 4.
+    "summarization": dict(passes=4, low=1_200_000, high=2_400_000),
+}
 
 PRESETS = {
     "test": dict(training="test", tasks="multi30k", budget_target_tokens=6000, milestones="2k,4k,6k",
                  train_samples=300, test_samples=12, vocab_size=400, eval_samples=8),
     # Multi30k: the three architectures on the budget the slowest learner (the RNN) needs to translate;
-    # DialogSum: only the pointer-generator writes real summaries within a demo's budget.
-    "demo": dict(training="cpu", tasks="multi30k,dialogsum", budget_target_tokens=550_000, test_samples=200,
-                 vocab_size=4000, eval_samples=200, eval_every=200,
-                 per_task={"dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=70_000,
+    # DialogSum: only the pointer-generator writes real summaries within a demo's budget. Any other task
+    # (your own data): the rows of its kind, on a budget from its corpus.
+    "demo": dict(training="cpu", tasks="multi30k,dialogsum", test_samples=200, vocab_size=4000, eval_samples=200,
+                 eval_every=200, data_budget=CPU_DATA_BUDGET,
+                 per_task={"multi30k": dict(budget_target_tokens=550_000),
+                           "dialogsum": dict(rows="lstm-pointer-generator", budget_target_tokens=70_000,
                                              eval_samples=50)}),
     # About 35 Multi30k epochs per model.
     "gpu": dict(training="gpu", tasks="multi30k,dialogsum", budget_target_tokens=15_000_000, vocab_size=8000,
                 eval_samples=500),
 }
+# Preset entries that are not CompareConfig settings.
+PRESET_ONLY = ("training", "per_task", "data_budget")
 # The presets' names before they were named for their purpose ("demo" kept its name).
 FORMER_NAMES = {"tiny": "test", "full": "gpu"}
 

@@ -24,7 +24,7 @@ row. While it runs, the main process holds the run folder's lock
 import json
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..data.loading import load_splits, load_test_references
@@ -34,13 +34,15 @@ from ..environment import describe_machine
 from ..files import WriteFailed, write_text
 from ..models import save_model_folder
 from ..report.results import Baseline, Milestone, Results, Row, TaskEntry, TaskSummary
+from ..report.tables import budget_text
 from ..training.distributed import launch_state, on_main_process
 from ..training.locks import hold_folder, release_folder
 from ..training.loop import train
 from ..training.runs import MILESTONES
+from .budget import DataBudget, data_budget, small_corpus_warning
 from .config import CompareConfig
 from .reuse import claim_rows, evaluations, import_rows, seed_rows, with_evaluations
-from .rows import PlannedRow, plan_rows, row_label, tokenizer_folder
+from .rows import PlannedRow, plan_rows, row_label, task_of, tokenizer_folder
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +63,42 @@ def compare(config: CompareConfig) -> Results:
     """
     general = config.resolved()
     by_task = {task_id: config.resolved(task_id) for task_id in general.tasks.split(",")}
-    rows = plan_rows(by_task)  # every setting checked before the run folder is made
+    plan_rows(provisional(by_task))  # every setting checked before the run folder is made
     on_main_process(hold_folder, general.run_dir)
     try:
-        return compare_rows(general, by_task, rows)
+        return compare_rows(general, by_task)
     finally:
         if launch_state().is_main_process:
             release_folder(general.run_dir)
 
 
-def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig], rows: list[PlannedRow]) -> Results:
-    """`compare` once its run folder is locked: reuse, train and test the rows, write the outputs."""
+def provisional(by_task: dict[str, CompareConfig]) -> dict[str, CompareConfig]:
+    """`by_task` with a stand-in budget (1 target token) where the budget follows from the corpus, which is
+    counted only once the run folder is held: planning with it checks every other setting at once."""
+    return {task_id: replace(config, budget_target_tokens=1) if config.budget_from_data else config
+            for task_id, config in by_task.items()}
+
+
+def with_data_budgets(by_task: dict[str, CompareConfig]) -> tuple[dict[str, CompareConfig], dict[str, DataBudget]]:
+    """`by_task` with each budget that follows from the corpus counted (its tokenizer trained first), and
+    those budgets by task; a corpus small for its kind is warned about in one line."""
+    budgets, planned = {}, dict(by_task)
+    for task_id, config in by_task.items():
+        if not config.budget_from_data:
+            continue
+        task = task_of(config, task_id)
+        folder = on_main_process(prepare_tokenizer, config, task)
+        budgets[task_id] = on_main_process(data_budget, config.preset, task, folder, config.train_samples)
+        if warning := small_corpus_warning(task, budgets[task_id]):
+            logger.warning(warning)
+        planned[task_id] = replace(config, budget_target_tokens=budgets[task_id].target_tokens)
+    return planned, budgets
+
+
+def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig]) -> Results:
+    """`compare` once its run folder is locked: budget, reuse, train and test the rows, write the outputs."""
+    by_task, data_budgets = with_data_budgets(by_task)
+    rows = plan_rows(by_task)
     on_main_process(import_rows, general, rows)
     on_main_process(claim_rows, rows, general.overwrite)
     other_seeds = seed_rows(general, rows)
@@ -81,13 +108,15 @@ def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig], rows
         task = rows_of(rows, task_id)[0].task
         on_main_process(prepare_tokenizer, task_config, task)
         test_sets[task_id] = load_test_references(task)
-    on_main_process(announce, rows, test_sets)
+    on_main_process(announce, rows, test_sets, data_budgets)
     results = Results(name=general.name, preset=general.preset, config=asdict(general), environment=describe_machine())
     for task_id, task_config in by_task.items():
         task, (sources, references) = rows_of(rows, task_id)[0].task, test_sets[task_id]
         test_set = limited(sources, references, task_config.test_samples)
-        entry = TaskEntry(task=task_summary(task), budget=task_config.budget(), test_sources=sources[:EXAMPLES],
-                          test_references=references[:EXAMPLES], test_count=len(test_set[0]))
+        budget = task_config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
+        entry = TaskEntry(task=task_summary(task), budget=budget, test_sources=sources[:EXAMPLES],
+                          test_references=references[:EXAMPLES], test_count=len(test_set[0]),
+                          row_reasons=task_config.row_reasons(task.kind))
         if task.kind == "summarization":
             entry.baselines = on_main_process(score_baselines, task, tokenizer_folder(task_config, task), *test_set)
         for row in rows_of(rows, task_id):
@@ -232,14 +261,15 @@ def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
     return folder
 
 
-def announce(rows: list[PlannedRow], test_sets: dict[str, tuple[list, list]]) -> float:
-    """Print how many models the comparison trains and how long it will take (measured warm-up, estimate.py);
-    returns the estimated seconds."""
+def announce(rows: list[PlannedRow], test_sets: dict[str, tuple[list, list]], data_budgets: dict[str, DataBudget]) -> float:
+    """Print the plan (each task's budget and rows, why they are there, and each row's estimated minutes from a
+    measured warm-up: estimate.py) and how long it all will take; returns the estimated seconds."""
     from .estimate import estimate_row
 
-    todo = [row for row in rows if not (row.folder / "row.json").exists()]
-    seconds, to_test = 0.0, 0
-    for row in todo:
+    minutes, seconds, to_test = {}, 0.0, 0
+    for row in rows:
+        if (row.folder / "row.json").exists():
+            continue
         sources, _ = limited(*test_sets[row.task_id], row.config.test_samples)
         estimate = estimate_row(row.training, load_tokenizer(row.training.tokenizer), sources)
         left = budget_left(row)
@@ -247,13 +277,33 @@ def announce(rows: list[PlannedRow], test_sets: dict[str, tuple[list, list]]) ->
         to_test += left == 0
         logger.info("%s: about %.1f min (training %.1f, evaluations %.1f, test %.1f)", row.key,
                     (training + evaluation + estimate.test) / 60, training / 60, evaluation / 60, estimate.test / 60)
+        minutes[row.key] = (training + evaluation + estimate.test) / 60
         seconds += training + evaluation + estimate.test
-    to_train = len(todo) - to_test
+    print("\n".join(plan_lines(rows, data_budgets, minutes)), flush=True)
+    to_train = len(minutes) - to_test
     tested = f", {to_test} to test again" if to_test else ""
-    reused = f"; {len(rows) - len(todo)} finished earlier, reused" if len(todo) < len(rows) else ""
+    reused = f"; {len(rows) - len(minutes)} finished earlier, reused" if len(minutes) < len(rows) else ""
     print(f"lineage compare: {to_train} model{'s' * (to_train != 1)} to train{tested}{reused}; estimated "
           f"{seconds / 60:.1f} min on this machine (from a warm-up of a few steps and decodes per model)", flush=True)
     return seconds
+
+
+def plan_lines(rows: list[PlannedRow], data_budgets: dict[str, DataBudget], minutes: dict[str, float]) -> list[str]:
+    """The plan in words, per task: its budget (and what a budget from the data follows from), then one line
+    per row with its estimated minutes (`minutes`, by row key; a row without is reused) and, for the
+    default rows of its kind, why it is there."""
+    lines = []
+    for task_id in dict.fromkeys(row.task_id for row in rows):
+        own = rows_of(rows, task_id)
+        config, task = own[0].config, own[0].task
+        budget = config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
+        reasons = config.row_reasons(task.kind)
+        lines.append(f"{task.name} ({task.kind}): {budget_text(budget)}"
+                     + (f"; the default rows for {task.kind}:" if reasons else ":"))
+        for row in own:
+            time = f"about {minutes[row.key]:.1f} min" if row.key in minutes else "finished earlier"
+            lines.append(f"  {row.name} ({time})" + (f": {reasons[row.name]}" if row.name in reasons else ""))
+    return lines
 
 
 def budget_left(row: PlannedRow) -> float:

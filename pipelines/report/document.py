@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ..data.tasks import SCORES, score_name
 from ..files import write_text
+from .advice import advice
 from .curves import baseline_crossings, curves_figure, leaders, milestone_counts, milestone_table, seeds_note
 from .plots import plt, save
 from .results import Results, TaskEntry
-from .tables import budget_text, comparison_table, learning_bars_text, settings_table
+from .tables import budget_text, comparison_table, learning_bars_text, settings_table, unlearned
 
 
 def copying_note(entry: TaskEntry) -> str:
@@ -89,6 +90,21 @@ def examples_section(entry: TaskEntry) -> list[str]:
     return lines
 
 
+def advice_section(entry: TaskEntry, budget: dict | None) -> list[str]:
+    """One line per row that has not learned the task: what to try, from its own validation curve (advice.py)."""
+    kind = entry.task.kind
+    lines = [f"- {advice(f'**{model.label or name}**', model, kind, budget)}" for name, model in entry.models.items()
+             if unlearned(kind, model.test, entry.baselines if kind == "summarization" else {})]
+    return ["What to try for the rows that have not learned the task:", "", *lines, ""] if lines else []
+
+
+def reasons_section(entry: TaskEntry) -> list[str]:
+    """Why each row is there, where the rows are the defaults of the task's kind."""
+    lines = [f"- **{entry.models[name].label if name in entry.models else name}**: {reason}"
+             for name, reason in entry.row_reasons.items()]
+    return [f"Rows: the defaults for {entry.task.kind}, each for a reason:", "", *lines, ""] if lines else []
+
+
 def reused_note(entry: TaskEntry) -> list[str]:
     """Which rows were trained in another run of the comparison (--rows_from), and where."""
     reused = [f"{model.label} ({model.trained_in})" for model in entry.models.values() if model.trained_in]
@@ -131,7 +147,7 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
         lines += comparison_table(entry) + [""]
         lines += [f"Learned the task: {learning_bars_text(summary.kind, bool(entry.baselines))}. Below that, a model's scores measure "
                   "frequent words" + (" or less than extraction" if entry.baselines else "") + " rather than what it learned.", ""]
-        lines += reused_note(entry)
+        lines += advice_section(entry, budget) + reasons_section(entry) + reused_note(entry)
         if summary.kind == "summarization":
             lines += [copying_note(entry), "", "Distinct outputs: the share of test outputs that no other output "
                       "repeats. Baselines in italics learn nothing: a trained row below one of them (\"vs. "

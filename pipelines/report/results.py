@@ -139,7 +139,10 @@ class TaskEntry(JsonFile):
     test_sources: list[str] = field(default_factory=list)  # the first test examples
     test_references: list[list[str]] = field(default_factory=list)
     test_count: int | None = None
-    budget: dict | None = None  # per model, {"kind": "minutes" | "target_tokens", "value": ...}; None: the run's
+    # Per model, {"kind": "minutes" | "target_tokens", "value": ...}, and "from_data" where the corpus set it
+    # (lineage.comparison.budget.DataBudget); None: the run's.
+    budget: dict | None = None
+    row_reasons: dict[str, str] = field(default_factory=dict)  # row -> why it is there, for the default rows of a kind
     other_seeds: dict[str, list[Row]] = field(default_factory=dict)  # row -> its runs with other seeds (--seed_runs)
 
     @classmethod

@@ -32,13 +32,24 @@ def tokens_text(count: int) -> str:
 
 
 def budget_text(budget: dict | None) -> str | None:
-    """A results budget in words: "20 training minutes per model", "600,000 target tokens per model";
-    None when the results have none (a sparse file)."""
+    """A results budget in words: "20 training minutes per model", "600,000 target tokens per model", and
+    for a budget from the corpus what it follows from (`data_budget_text`); None when the results have none
+    (a sparse file)."""
     if not budget:
         return None
     if budget["kind"] == "minutes":
         return f"{budget['value']:g} training minutes per model"
-    return f"{int(budget['value']):,} target tokens per model"
+    text = f"{int(budget['value']):,} target tokens per model"
+    return text + f", from the data: {data_budget_text(budget['from_data'])}" if "from_data" in budget else text
+
+
+def data_budget_text(record: dict) -> str:
+    """A budget from the corpus (lineage.comparison.budget.DataBudget) in words: "4.0 passes over its ~452,000
+    training target tokens (14,732 pairs; the default is 4 passes, within 1,200,000-2,400,000 target tokens)"."""
+    actual = record["target_tokens"] / max(record["corpus_target_tokens"], 1)
+    return (f"{actual:.1f} passes over its ~{record['corpus_target_tokens']:,} training target tokens "
+            f"({record['train_examples']:,} pairs; the default is {record['passes']:g} passes, within "
+            f"{record['low']:,}-{record['high']:,} target tokens)")
 
 
 # The scores a trained summarizer is checked against its baselines on (ROUGE-Lsum follows ROUGE-L).

@@ -21,6 +21,7 @@ import torch
 from accelerate.utils import broadcast, gather_object
 from tqdm.auto import tqdm
 
+from ..evaluation.generation import distinct_share
 from ..files import replace_folder, staging_path, write_json, writing
 from ..models import save_model_folder
 from .checkpoints import save_checkpoint
@@ -30,7 +31,8 @@ from .locks import release_folder
 from .objective import loss_and_tokens, validation_loss, validation_metric
 from .preparation import Run, prepare_run
 from .runs import MILESTONES
-from .state import TrainState, budget_reached
+from .selection import Candidate, better
+from .state import budget_reached
 from .stops import StopVote, Stopped, agreed_now
 
 
@@ -179,8 +181,9 @@ def keep_milestones(run: Run, tokens_before: int) -> None:
             evaluate(run)
         best_step, best_metric = state.best_step, state.best_metric
     else:
-        metric = evaluate(run, scheduled=False)[run.task.main_metric]
-        best_step, best_metric = (state.step, metric) if beats_best(state, metric) else (state.best_step, state.best_metric)
+        record = evaluate(run, scheduled=False)
+        metric = record[run.task.main_metric]
+        best_step, best_metric = (state.step, metric) if beats_best(run, record) else (state.best_step, state.best_metric)
     if run.accelerator.is_main_process:
         for tokens in crossed:
             write_milestone(run, run.out / MILESTONES / str(tokens), tokens, best_step, best_metric)
@@ -251,9 +254,13 @@ def evaluation_due(run: Run) -> bool:
     return run.state.step % run.config.eval_every == 0 or bool(run.state.stop_reason)
 
 
-def beats_best(state: TrainState, metric: float) -> bool:
-    """Whether a validation `metric` improves on the run's best so far (any metric does before the first)."""
-    return state.best_metric is None or metric > state.best_metric
+def beats_best(run: Run, record: dict) -> bool:
+    """Whether an evaluation `record` makes a better model than the run's best so far (`selection.better`:
+    the main metric, and a model that repeats one output never wins over one that does not)."""
+    state = run.state
+    best = None if state.best_metric is None else Candidate(state.best_metric, state.best_distinct)
+    references = distinct_share([texts[0] for texts in run.sample_references])
+    return better(Candidate(record[run.task.main_metric], record.get("distinct_outputs")), best, references)
 
 
 def evaluate(run: Run, scheduled: bool = True) -> dict:
@@ -263,10 +270,10 @@ def evaluate(run: Run, scheduled: bool = True) -> dict:
     record = {"val_loss": current_validation_loss(run)}
     record.update(validation_metric(run.model, run.tokenizer, run.task, run.sample_sources, run.sample_references,
                                     accelerator))
-    metric = record[run.task.main_metric]
-    improved = scheduled and beats_best(state, metric)
+    improved = scheduled and beats_best(run, record)
     if improved:
-        state.best_metric, state.best_step, state.evaluations_without_improvement = metric, state.step, 0
+        state.best_metric, state.best_distinct = record[run.task.main_metric], record.get("distinct_outputs")
+        state.best_step, state.evaluations_without_improvement = state.step, 0
         if accelerator.is_main_process:
             with writing(run.out / "best", staging_path(run.out / "best")):  # save_model_folder's staging
                 save_model_folder(accelerator.unwrap_model(run.model), run.tokenizer, run.out / "best")

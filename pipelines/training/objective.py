@@ -9,7 +9,7 @@ from transformers import get_scheduler
 
 from ..data.batching import Seq2SeqCollator, TokenBatchSampler
 from ..data.tasks import TaskSpec
-from ..evaluation.generation import generate_texts, score
+from ..evaluation.generation import distinct_share, generate_texts, score
 from .config import TrainConfig
 
 
@@ -50,14 +50,16 @@ def validation_loss(model, batches: list[dict], accelerator: Accelerator) -> flo
 
 
 def validation_metric(model, tokenizer, task: TaskSpec, sources: list[str], references: list[list[str]], accelerator) -> dict:
-    """Greedy-decode a validation sample (sharded across ranks) and score it with the task metrics."""
+    """Greedy-decode a validation sample (sharded across ranks) and score it with the task metrics, with the share
+    of distinct outputs (`distinct_outputs`), which guards the choice of best model (selection.py)."""
     shard = list(range(accelerator.process_index, len(sources), accelerator.num_processes))
     texts = generate_texts(
         accelerator.unwrap_model(model), tokenizer, [sources[i] for i in shard], task.max_source_length,
         num_beams=1, max_new_tokens=task.generation["max_new_tokens"],
     )
     pairs = sorted(gather_object(list(zip(shard, texts))) if accelerator.num_processes > 1 else zip(shard, texts))
-    return score(task, [text for _, text in pairs], references)
+    outputs = [text for _, text in pairs]
+    return {**score(task, outputs, references), "distinct_outputs": distinct_share(outputs)}
 
 
 def validation_batches_of(data, collate: Seq2SeqCollator, batch_tokens: int) -> list[dict]:

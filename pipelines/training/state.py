@@ -15,6 +15,7 @@ class TrainState:
     target_tokens: int = 0
     best_metric: float | None = None
     best_step: int | None = None
+    best_distinct: float | None = None  # the best model's share of distinct validation outputs (selection.py)
     evaluations_without_improvement: int = 0
     stop_reason: str | None = None
 
