@@ -50,6 +50,16 @@ def test_tiny_compare_writes_every_artefact(tiny_run):
         assert evaluations and evaluations == [event for event in logged if event["event"] == "eval"], row
 
 
+def test_the_report_says_what_the_shared_tokenizer_learned_from(tiny_run):
+    """The task's tokenizer learns from both sides of the whole training split (Multi30k is under the sample
+    limit); results.json records it and the report says it."""
+    results, run = tiny_run
+    sample = results["tasks"]["multi30k-de-en"]["tokenizer_sample"]
+    assert (sample["rows"], sample["split_rows"], sample["sentences"]) == (29000, 29000, 58000)
+    assert "Tokenizer: learned from 58,000 sentences, both sides of the training pairs (29,000 pairs, all of them)." \
+        in (run / "report.md").read_text()
+
+
 def test_the_report_is_made_from_results_json_alone(tiny_run, tmp_path):
     """`lineage report` on a folder holding nothing but results.json (docs/) writes the run's report again."""
     from lineage.report.document import write_report

@@ -3,8 +3,9 @@
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
-from lineage.report.document import README_SECTION, refresh_readme, results_tables
+from lineage.report.document import README_SECTION, refresh_readme, results_tables, tokenizer_note
 from lineage.report.results import Results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +54,11 @@ def test_a_report_of_rows_without_validation_evaluations_says_so_and_draws_no_em
         assert f"Validation curves not recorded (results of an earlier Lineage version): {labels}." in report
         assert f"{task}-validation.png" not in plots and not (tmp_path / f"{task}-validation.png").exists()
         assert (tmp_path / f"{task}-by-length.png").stat().st_size > 0
+
+
+def test_the_tokenizer_note_names_a_sampled_tokenizers_sentences():
+    sample = {"sentences": 1_000_000, "rows": 500_000, "split_rows": 4_000_000, "limit": 1_000_000, "seed": 0}
+    assert tokenizer_note(SimpleNamespace(tokenizer_sample=sample)) == [
+        "Tokenizer: learned from 1,000,000 sentences, both sides of the training pairs (4,000,000 pairs, a seeded "
+        "sample of 500,000: the limit is 1,000,000 sentences).", ""]
+    assert tokenizer_note(SimpleNamespace(tokenizer_sample=None)) == []

@@ -33,6 +33,7 @@ def with_defaults(data: dict) -> dict:
         entry.setdefault("budget", None)
         entry.setdefault("other_seeds", {})
         entry.setdefault("row_reasons", {})
+        entry.setdefault("tokenizer_sample", None)
         for row in entry["models"].values():
             row.setdefault("settings", None)
             row.setdefault("milestones", [])

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..data.loading import load_splits, load_test_references
 from ..data.tasks import TaskSpec
-from ..data.tokenizer import load_tokenizer, save_tokenizer, tokenizer_texts, train_tokenizer
+from ..data.tokenizer import learned_from, load_tokenizer, save_tokenizer, train_task_tokenizer
 from ..environment import describe_machine
 from ..files import WriteFailed, write_text
 from ..models import save_model_folder
@@ -116,7 +116,8 @@ def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig]) -> R
         budget = task_config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
         entry = TaskEntry(task=task_summary(task), budget=budget, test_sources=sources[:EXAMPLES],
                           test_references=references[:EXAMPLES], test_count=len(test_set[0]),
-                          row_reasons=task_config.row_reasons(task.kind))
+                          row_reasons=task_config.row_reasons(task.kind),
+                          tokenizer_sample=learned_from(tokenizer_folder(task_config, task)))
         if task.kind == "summarization":
             entry.baselines = on_main_process(score_baselines, task, tokenizer_folder(task_config, task), *test_set)
         for row in rows_of(rows, task_id):
@@ -252,12 +253,13 @@ def task_summary(task: TaskSpec) -> TaskSummary:
 
 
 def prepare_tokenizer(config: CompareConfig, task: TaskSpec) -> Path:
-    """The task's shared tokenizer folder, trained on its whole training split if not there yet."""
+    """The task's shared tokenizer folder, trained on (a bounded sample of) its training split if not there yet."""
     folder = tokenizer_folder(config, task)
     if not (folder / "tokenizer.json").exists():
         logger.info("%s: training the shared tokenizer", task.name)
         train_split = load_splits(task, ("train",))["train"]
-        save_tokenizer(train_tokenizer(tokenizer_texts(task, train_split), config.vocab_size), folder)
+        tokenizer, sample = train_task_tokenizer(task, train_split, config.vocab_size)
+        save_tokenizer(tokenizer, folder, sample)
     return folder
 
 

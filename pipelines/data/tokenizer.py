@@ -147,12 +147,6 @@ def sample_texts(task: TaskSpec, split: datasets.Dataset, rows: np.ndarray | Non
             yield view[keys].column(0).to_pylist()
 
 
-def tokenizer_texts(task: TaskSpec, split) -> list[str]:
-    """The text a task's tokenizer learns from, as one list: both sides of (a sample of) the training split.
-    For callers that train their own (`train_task_tokenizer` streams it instead)."""
-    return [text for chunk in sample_texts(task, split, sample_rows(len(split))) for text in chunk]
-
-
 def _counted(chunks: Iterable[list[str]], progress: tqdm) -> Iterator[list[str]]:
     for chunk in chunks:
         progress.update(len(chunk))

@@ -105,6 +105,17 @@ def reasons_section(entry: TaskEntry) -> list[str]:
     return [f"Rows: the defaults for {entry.task.kind}, each for a reason:", "", *lines, ""] if lines else []
 
 
+def tokenizer_note(entry: TaskEntry) -> list[str]:
+    """What the task's shared tokenizer learned from; nothing for results that did not record it."""
+    sample = entry.tokenizer_sample
+    if not sample:
+        return []
+    part = ("all of them" if sample["rows"] == sample["split_rows"]
+            else f"a seeded sample of {sample['rows']:,}: the limit is {sample['limit']:,} sentences")
+    return [f"Tokenizer: learned from {sample['sentences']:,} sentences, both sides of the training pairs "
+            f"({sample['split_rows']:,} pairs, {part}).", ""]
+
+
 def reused_note(entry: TaskEntry) -> list[str]:
     """Which rows were trained in another run of the comparison (--rows_from), and where."""
     reused = [f"{model.label} ({model.trained_in})" for model in entry.models.values() if model.trained_in]
@@ -143,6 +154,7 @@ def task_section(entry: TaskEntry, task: str, budget: dict, run_dir: Path, plots
     lines = [f"## {task} ({summary.kind}, {summary.dataset})", "",
              f"Budget: {budget_text(budget)} (the same for every model of the task). Test: {entry.test_count} examples of the {summary.test_split} split. "
              f"Validation {score_name(summary.main_metric)}: greedy decoding on a validation sample during training.", ""]
+    lines += tokenizer_note(entry)
     if entry.models:
         lines += comparison_table(entry) + [""]
         lines += [f"Learned the task: {learning_bars_text(summary.kind, bool(entry.baselines))}. Below that, a model's scores measure "

@@ -143,6 +143,8 @@ class TaskEntry(JsonFile):
     # (lineage.comparison.budget.DataBudget); None: the run's.
     budget: dict | None = None
     row_reasons: dict[str, str] = field(default_factory=dict)  # row -> why it is there, for the default rows of a kind
+    # What the shared tokenizer learned from (lineage.data.tokenizer.learned_from); None: not recorded.
+    tokenizer_sample: dict | None = None
     other_seeds: dict[str, list[Row]] = field(default_factory=dict)  # row -> its runs with other seeds (--seed_runs)
 
     @classmethod
