@@ -160,9 +160,9 @@ def padding_fraction(batches, source_lengths, target_lengths) -> float:
     source_lengths, target_lengths = np.asarray(source_lengths), np.asarray(target_lengths)
     real = padded = 0
     for batch in batches:
-        for lengths in (source_lengths[batch], target_lengths[batch]):
-            real += lengths.sum()
-            padded += len(batch) * lengths.max()
+        for side in (source_lengths[batch], target_lengths[batch]):
+            real += side.sum()
+            padded += len(batch) * side.max()
     return float(1 - real / padded)
 
 
