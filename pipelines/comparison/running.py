@@ -113,7 +113,7 @@ def compare_rows(general: CompareConfig, by_task: dict[str, CompareConfig]) -> R
     for task_id, task_config in by_task.items():
         task, (sources, references) = rows_of(rows, task_id)[0].task, test_sets[task_id]
         test_set = limited(sources, references, task_config.test_samples)
-        budget = task_config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
+        budget = task_budget(task_config, task_id, data_budgets)
         entry = TaskEntry(task=task_summary(task), budget=budget, test_sources=sources[:EXAMPLES],
                           test_references=references[:EXAMPLES], test_count=len(test_set[0]),
                           row_reasons=task_config.row_reasons(task.kind),
@@ -290,6 +290,11 @@ def announce(rows: list[PlannedRow], test_sets: dict[str, tuple[list, list]], da
     return seconds
 
 
+def task_budget(config: CompareConfig, task_id: str, data_budgets: dict[str, DataBudget]) -> dict:
+    """The task's budget as results.json records it, with what a budget from the data follows from."""
+    return config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
+
+
 def plan_lines(rows: list[PlannedRow], data_budgets: dict[str, DataBudget], minutes: dict[str, float]) -> list[str]:
     """The plan in words, per task: its budget (and what a budget from the data follows from), then one line
     per row with its estimated minutes (`minutes`, by row key; a row without is reused) and, for the
@@ -298,7 +303,7 @@ def plan_lines(rows: list[PlannedRow], data_budgets: dict[str, DataBudget], minu
     for task_id in dict.fromkeys(row.task_id for row in rows):
         own = rows_of(rows, task_id)
         config, task = own[0].config, own[0].task
-        budget = config.budget() | ({"from_data": data_budgets[task_id].record()} if task_id in data_budgets else {})
+        budget = task_budget(config, task_id, data_budgets)
         reasons = config.row_reasons(task.kind)
         lines.append(f"{task.name} ({task.kind}): {budget_text(budget)}"
                      + (f"; the default rows for {task.kind}:" if reasons else ":"))

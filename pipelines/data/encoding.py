@@ -9,6 +9,7 @@ process with the same data and tokenizer finds the cache instead of tokenizing a
 import hashlib
 import logging
 import os
+from typing import Iterator
 
 import datasets
 import numpy as np
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 PROCESSES_FROM = 100_000
 BATCH_ROWS = 2_000  # rows per map batch
 FORMAT = "lineage-ids-2"  # changes whenever what the map writes changes, so older caches are not reused
+CHUNK_ROWS = 10_000  # rows read from Arrow at a time (`column_chunks`)
 
 
 def tokenize_split(split: datasets.Dataset, tokenizer, task: TaskSpec, num_proc: int | None = None) -> datasets.Dataset:
@@ -69,6 +71,16 @@ def lengths(column: pa.ChunkedArray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     return np.concatenate([pc.list_value_length(chunk).to_numpy(zero_copy_only=False) for chunk in column.chunks]
                           ).astype(np.int64)
+
+
+def column_chunks(data: datasets.Dataset, column: str, rows: np.ndarray | None = None) -> Iterator[pa.ChunkedArray]:
+    """Column `column` of `data` at `rows` (sorted indices; None: every row), `CHUNK_ROWS` rows at a time, read
+    from Arrow: only one chunk is ever held in Python. Restartable: each call reads the data again."""
+    count = len(data) if rows is None else len(rows)
+    view = data.select_columns([column]).with_format("arrow")
+    for start in range(0, count, CHUNK_ROWS):
+        keys = slice(start, start + CHUNK_ROWS) if rows is None else rows[start : start + CHUNK_ROWS]
+        yield view[keys].column(0)
 
 
 def count_at_least(column: pa.ChunkedArray, length: int) -> int:

@@ -25,6 +25,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from ..files import write_folder, write_json
+from .encoding import column_chunks
 from .phases import phase
 from .tasks import TaskSpec
 
@@ -34,7 +35,6 @@ SPECIAL_TOKENS = [PAD, BOS, EOS, UNK]  # ids 0, 1, 2, 3
 # settled long before (sentencepiece's own default sample is 1M sentences); more text costs minutes.
 SAMPLE_SENTENCES = 1_000_000
 SAMPLE_FILE = "lineage_sample.json"  # beside tokenizer.json: how many sentences it learned from
-CHUNK_ROWS = 10_000  # rows read from Arrow at a time
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> PreTrainedTokenizerFast:
@@ -139,12 +139,9 @@ def sample_texts(task: TaskSpec, split: datasets.Dataset, rows: np.ndarray | Non
 
     Restartable: each call reads the split again; only a chunk is ever held in Python.
     """
-    count = len(split) if rows is None else len(rows)
     for column in (task.source_column, task.target_column):
-        view = split.select_columns([column]).with_format("arrow")
-        for start in range(0, count, CHUNK_ROWS):
-            keys = slice(start, start + CHUNK_ROWS) if rows is None else rows[start : start + CHUNK_ROWS]
-            yield view[keys].column(0).to_pylist()
+        for chunk in column_chunks(split, column, rows):
+            yield chunk.to_pylist()
 
 
 def _counted(chunks: Iterable[list[str]], progress: tqdm) -> Iterator[list[str]]:

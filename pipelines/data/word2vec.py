@@ -36,12 +36,12 @@ import torch
 from gensim.models import KeyedVectors, Word2Vec
 
 from ..files import write_bytes
+from .encoding import column_chunks
 
 if TYPE_CHECKING:  # any object with `tokenize` (and, for the matrix, the id lookups) will do
     from transformers import PreTrainedTokenizerBase
 
 ALGORITHMS = {"skipgram": 1, "cbow": 0}  # name -> gensim's `sg` flag
-CHUNK_ROWS = 10_000  # rows read from Arrow at a time
 _SIDECAR_MARKERS = ("__numpys", "__scipys", "__ignoreds", "__recursive_saveloads")
 
 
@@ -60,12 +60,9 @@ class TokenPieces:
         self.vocabulary = np.array(_tokens_by_id(tokenizer), dtype=object)
 
     def __iter__(self):
-        count = len(self.data) if self.rows is None else len(self.rows)
         for column in ("input_ids", "labels"):
-            view = self.data.select_columns([column]).with_format("arrow")
-            for start in range(0, count, CHUNK_ROWS):
-                keys = slice(start, start + CHUNK_ROWS) if self.rows is None else self.rows[start : start + CHUNK_ROWS]
-                ids = view[keys].column(0).combine_chunks()
+            for chunk in column_chunks(self.data, column, self.rows):
+                ids = chunk.combine_chunks()
                 offsets = ids.offsets.to_numpy()
                 pieces = self.vocabulary[ids.flatten().to_numpy(zero_copy_only=False)]
                 first = offsets[0]
