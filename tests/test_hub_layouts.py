@@ -70,6 +70,20 @@ def test_the_cnn_dailymail_layout_with_its_configuration(cnn_dailymail):
         (DATA / "dialogsum" / "train.jsonl").open().readline())["summary"]
 
 
+def test_a_folder_of_the_same_name_and_configuration_or_rewritten_loads_its_own_rows(tmp_path):
+    """datasets caches a configuration named in a folder's README by its name alone; Lineage keys it by the files."""
+    def rows(folder):
+        task = get_task(str(folder), kind="summarization", source_column="article", target_column="highlights",
+                        dataset_config="3.0.0")
+        return len(load_splits(task, ("train",))["train"])
+
+    first = copies.cnn_dailymail_copy(DATA, tmp_path / "first", rows=12)
+    second = copies.cnn_dailymail_copy(DATA, tmp_path / "second", rows=7)
+    assert (rows(first), rows(second)) == (12, 7)
+    copies.cnn_dailymail_copy(DATA, tmp_path / "second", rows=9)
+    assert rows(second) == 9
+
+
 def test_summarization_needs_its_columns(cnn_dailymail):
     with pytest.raises(ValueError, match="a summarization dataset needs --source_column and --target_column"):
         get_task(str(cnn_dailymail), kind="summarization")

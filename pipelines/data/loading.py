@@ -90,7 +90,7 @@ def _unreachable(task: TaskSpec) -> DataError:
 def _load_dataset(task: TaskSpec, config: str | None) -> datasets.DatasetDict:
     source = task.resolved_dataset()
     try:
-        return datasets.load_dataset(source, config)
+        return datasets.load_dataset(source, config, data_files=local_data_files(source, config))
     except ConnectionError as error:
         raise _unreachable(task) from error
     except FileNotFoundError as error:
@@ -111,6 +111,18 @@ def _load_dataset(task: TaskSpec, config: str | None) -> datasets.DatasetDict:
             named = f"has no configuration {config!r}" if config else "has several configurations"
             raise DataError(f"{source!r} {named}: choose one with --dataset_config {choices}") from error
         raise
+
+
+def local_data_files(source: str, config: str | None) -> dict[str, list[str]] | None:
+    """A local folder's data files by split, as its configuration names them; None for a Hub id.
+
+    Passed to `load_dataset` explicitly, they key its cache: a configuration that a folder's README names is
+    otherwise cached by its name alone, so another folder of the same name and configuration, or the same
+    files rewritten, would load the rows cached first."""
+    if not os.path.isdir(source):
+        return None
+    files = datasets.load_dataset_builder(source, config).config.data_files
+    return {split: list(paths) for split, paths in files.items()}
 
 
 def with_columns(split: datasets.Dataset, columns: tuple[str, ...], task: TaskSpec) -> datasets.Dataset:
