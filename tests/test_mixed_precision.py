@@ -14,7 +14,9 @@ import torch
 from accelerate.state import AcceleratorState
 from lineage.data.tokenizer import load_tokenizer
 from lineage.evaluation.generation import generate_texts
-from lineage.training import TrainConfig, train
+from lineage.environment import cpu_supports_bf16
+from lineage.errors import ConfigError
+from lineage.training import TrainConfig, preparation, train
 from transformers import AutoModelForSeq2SeqLM
 
 STEPS = 6
@@ -56,6 +58,13 @@ def run_config(output_dir: Path, precision: str, tokenizer: Path | None, **varia
                        tokenizer=str(tokenizer) if tokenizer else None, **settings)
 
 
+@pytest.fixture
+def bf16_instructions(monkeypatch):
+    """Training as on a CPU with bf16 instructions, on any CPU: one without them emulates bf16 (slower, the same
+    numbers), which is all a dtype check needs, except in the LSTM's kernel, which refuses it there."""
+    monkeypatch.setattr(preparation, "cpu_supports_bf16", lambda: True)
+
+
 @pytest.fixture(autouse=True)
 def fresh_accelerator_state():
     """Accelerate keeps one process-wide state whose mixed precision cannot change once set: a process trains in
@@ -74,8 +83,11 @@ def reference_tokenizer(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=str)
-def test_bf16_trains_like_fp32_on_the_same_batches(tmp_path, reference_tokenizer, variant):
+def test_bf16_trains_like_fp32_on_the_same_batches(tmp_path, reference_tokenizer, bf16_instructions, variant):
     settings = VARIANTS[variant]
+    if settings["arch"] == "lstm" and not cpu_supports_bf16():
+        pytest.skip("torch's LSTM kernel refuses bf16 on a CPU without bf16 instructions, where bf16 training is "
+                    "refused (test_bf16_is_refused_on_a_cpu_without_bf16_instructions)")
     fp32 = train(run_config(tmp_path / "fp32", "no", reference_tokenizer, **settings))
     AcceleratorState._reset_state(reset_partial_state=True)
     bf16 = train(run_config(tmp_path / "bf16", "bf16", reference_tokenizer, **settings))
@@ -105,3 +117,13 @@ def generates_as_saved_and_under_autocast(folder: Path) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         autocast = generate_texts(model, tokenizer, sources, 32, num_beams=2, max_new_tokens=8)
     assert len(as_saved) == len(autocast) == 2 and all(isinstance(text, str) for text in as_saved + autocast)
+
+
+def test_bf16_is_refused_on_a_cpu_without_bf16_instructions(tmp_path, monkeypatch):
+    """Where torch only emulates bf16 (many times slower than float32, and an LSTM kernel that refuses it), the
+    run stops with one line before it loads any data."""
+    monkeypatch.setattr(preparation, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no bf16 instructions"):
+        train(run_config(tmp_path / "bf16", "bf16", None, arch="lstm"))
+    assert not (tmp_path / "bf16" / "tokenizer").exists()

@@ -17,6 +17,7 @@ from ..data.loading import load_splits
 from ..data.phases import peak_rss_mb, phase
 from ..data.tasks import TaskSpec
 from ..data.tokenizer import learned_from, load_tokenizer, sample_rows, save_tokenizer, train_task_tokenizer
+from ..environment import cpu_supports_bf16
 from ..errors import ConfigError
 from ..files import write_json
 from ..models import build_model, init_embeddings
@@ -104,10 +105,22 @@ def prepare_run(config: TrainConfig) -> Run:
     return run
 
 
+def resolved_precision(requested: str) -> str:
+    """The precision Accelerate runs for `--mixed_precision requested`: `auto` is bf16 on a GPU that supports it
+    and float32 elsewhere. bf16 on a CPU without bf16 instructions is refused: torch emulates it there, many
+    times slower than float32 (benchmarks/README.md, "bf16 on the CPU"), and its LSTM kernel refuses it."""
+    on_gpu = torch.cuda.is_available()
+    if requested == "auto":
+        return "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "no"
+    if requested == "bf16" and not on_gpu and not cpu_supports_bf16():
+        raise ConfigError("--mixed_precision bf16: this CPU has no bf16 instructions (avx512_bf16, amx_bf16), so "
+                          "torch would emulate bf16, many times slower than float32; train in float32 "
+                          "(--mixed_precision no or auto)")
+    return requested
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
-    precision = config.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    precision = resolved_precision(config.mixed_precision)
     trackers = [name for name in ("tensorboard", "trackio") if importlib.util.find_spec(name)]
     return Accelerator(
         mixed_precision=precision,
