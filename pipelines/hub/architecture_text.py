@@ -1,6 +1,7 @@
 """What a model card says about a model's architecture: its recurrent unit, attention, layers and embeddings."""
 
 from ..models.architectures import RECURRENT
+from ..models.transformer_variants import describe_variant
 
 ATTENTION = {
     "none": ("no attention: the decoder sees the source only through the encoder's final state "
@@ -70,6 +71,13 @@ def architecture_lines(arch: str, config: dict, attention_text: str) -> list[str
             lines.append(decoder + "; it starts from the encoder's final state through a learned bridge.")
         lines.append(f"Attention: {attention_text}.")
         embedding_size = get("embedding_size")
+    elif changes := describe_variant(config):
+        lines.append(
+            "The stock Transformer (a transformers `PegasusForConditionalGeneration`: the \"Attention Is All You "
+            "Need\" encoder-decoder in its pre-norm form, sinusoidal positions) with one change: "
+            f"{'; '.join(changes)}. " + ("It loads without custom code." if config.get("model_type") == "pegasus"
+                                         else "The change is custom code (`transformer_variants.py`).")
+        )
     else:
         lines.append(
             "A stock transformers `PegasusForConditionalGeneration` built from a `PegasusConfig`: the \"Attention "
