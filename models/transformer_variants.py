@@ -259,12 +259,17 @@ class VariantEncoder(PegasusEncoder):
 
 
 class VariantDecoder(PegasusDecoder):
-    """The stock decoder with variant layers."""
+    """The stock decoder with variant layers. It builds a generation cache only when asked for one (generate
+    asks): the stock decoder builds one whenever `config.use_cache` is set, in training too, where the decoder
+    LSTM would then store its state position by position instead of running over the target in one call."""
 
     def __init__(self, config: TransformerVariantConfig):
         super().__init__(config)
         self.layers = nn.ModuleList([VariantDecoderLayer(config, i) for i in range(config.decoder_layers)])
         self.post_init()
+
+    def forward(self, use_cache=None, **kwargs):
+        return super().forward(use_cache=bool(use_cache), **kwargs)
 
 
 class TransformerVariantForConditionalGeneration(PegasusForConditionalGeneration, GenerationMixin):

@@ -11,6 +11,8 @@ import torch
 from lineage.comparison.config import CompareConfig, named_row
 from lineage.comparison.rows import row_label
 from lineage.errors import ConfigError
+from lineage.hub.architecture_text import architecture_lines
+from lineage.hub.cards import custom_code_files
 from lineage.models import build_model
 from lineage.models.transformer_variants import (
     VARIANTS,
@@ -152,6 +154,18 @@ def test_the_decoder_lstm_cache_continues_the_state_step_by_step(trained):
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
 
+def test_a_training_forward_runs_the_decoder_lstm_once_over_the_whole_target():
+    """The training loop calls the model without `use_cache`: no cache, so no step-by-step loop."""
+    model, calls = build("rnn-decoder").train(), []
+    for layer in model.model.decoder.layers:
+        layer.self_attn.lstm.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[1]))
+    batch = toy_batch()
+    output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   decoder_input_ids=model.prepare_decoder_input_ids_from_labels(batch["labels"].clamp(min=0)))
+    assert calls == [batch["labels"].shape[1]] * len(model.model.decoder.layers)
+    assert getattr(output, "cache", getattr(output, "past_key_values", None)) is None
+
+
 def test_the_encoder_lstm_reads_each_source_to_its_length():
     model = build("rnn-encoder").eval()
     batch = toy_batch()
@@ -208,3 +222,13 @@ def test_rows_name_the_variants_and_only_the_transformer_has_them():
         "rnn-encoder": "Transformer (LSTM in place of encoder self-attention)",
         "rnn-decoder": "Transformer (LSTM in place of decoder self-attention)",
     }
+
+
+def test_cards_say_what_a_variant_changes_and_whether_it_is_custom_code():
+    no_ffn, one_head = build("no-ffn").config.to_dict(), build("one-head").config.to_dict()
+    assert architecture_lines("transformer", no_ffn, "attention")[0].endswith(
+        "with no feed-forward blocks. The change is custom code (`transformer_variants.py`).")
+    assert custom_code_files("transformer", no_ffn) == "`transformer_variants.py`"
+    assert architecture_lines("transformer", one_head, "attention")[0].endswith(
+        "with one attention head. It loads without custom code.")
+    assert custom_code_files("transformer", one_head) == ""
