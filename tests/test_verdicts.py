@@ -180,5 +180,9 @@ def test_components_verdict_ranks_the_costs_and_says_where_the_claim_holds():
     text = QUESTIONS["components"].verdict(components(rnn_encoder_early=9.0))
     assert "costs little\" (no replacement costs more than seed noise): holds at 2M target tokens, not at 250k." in text
     assert "matter more\" (each costs more than every replacement): holds at 2M target tokens, not at 250k." in text
+    assert "did not learn the task with every seed" not in text
+    unlearned_stock = components(rnn_encoder_early=9.0)
+    unlearned_stock["tasks"]["m30k"]["unlearned"]["stock"] = {1: ["BLEU 9.0 < 15"]}
+    assert "The stock Transformer did not learn the task with every seed" in QUESTIONS["components"].verdict(unlearned_stock)
     table = "\n".join(QUESTIONS["components"].table(components(rnn_encoder_early=9.0)))
     assert "| m30k | Transformer (no feed-forward blocks) | 1,000 | 27.50 | 0.71 | 27.00, 28.00 | +3.00 |" in table

@@ -123,6 +123,9 @@ def verdict(numbers: dict) -> str:
             if missed:
                 lines.append(f"  - {entry['labels'][name]} did not learn the task with seed(s) "
                              + "; ".join(f"{seed} ({', '.join(bars)})" for seed, bars in missed.items()) + ".")
+        if entry["unlearned"][STOCK]:
+            lines.append("  - The stock Transformer did not learn the task with every seed (above): these costs do not "
+                         "test the claim yet.")
         lines += claim_lines(entry)
     return "\n".join(lines)
 
