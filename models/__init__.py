@@ -3,7 +3,8 @@
 Importing this package registers the recurrent models with the transformers
 Auto classes, so `AutoConfig` / `AutoModelForSeq2SeqLM` build and load them by
 `model_type` (`lineage-rnn`, `lineage-lstm`); `architectures.py` names them all. The Transformer is a stock
-`PegasusForConditionalGeneration` and needs no registration.
+`PegasusForConditionalGeneration` and needs no registration; its variants (`transformer_variants.py`,
+`lineage-transformer-variant`) are registered as the recurrent models are.
 
 This package is what travels to the Hub: it imports only torch and
 transformers.
@@ -20,14 +21,15 @@ from transformers import AutoConfig, AutoModelForSeq2SeqLM, PretrainedConfig, Pr
 from .architectures import ARCHITECTURES, ARCHS
 from .sizes import SIZES
 from .transformer import build_transformer, transformer_config
+from .transformer_variants import TransformerVariantConfig, TransformerVariantForConditionalGeneration
 
-for _architecture in ARCHITECTURES.values():
-    if _architecture.recurrent:
-        AutoConfig.register(_architecture.config_class.model_type, _architecture.config_class, exist_ok=True)
-        AutoModelForSeq2SeqLM.register(_architecture.config_class, _architecture.model_class, exist_ok=True)
-        # save_pretrained then copies the modeling files and writes `auto_map`.
-        _architecture.config_class.register_for_auto_class()
-        _architecture.model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
+_CUSTOM_MODELS = [(a.config_class, a.model_class) for a in ARCHITECTURES.values() if a.recurrent]
+for _config_class, _model_class in _CUSTOM_MODELS + [(TransformerVariantConfig, TransformerVariantForConditionalGeneration)]:
+    AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
+    AutoModelForSeq2SeqLM.register(_config_class, _model_class, exist_ok=True)
+    # save_pretrained then copies the modeling files and writes `auto_map`.
+    _config_class.register_for_auto_class()
+    _model_class.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 PIPELINE_FILE = Path(__file__).with_name("text2text_pipeline.py")
 # The pipelines transformers 5 removed, restored for every saved model folder

@@ -17,6 +17,8 @@ docs/cpu-summarization records the runs.
 
 from transformers import AutoModelForSeq2SeqLM, PegasusConfig, PreTrainedModel
 
+from .transformer_variants import TransformerVariantConfig, variant_fields
+
 
 def transformer_config(
     vocab_size: int,
@@ -28,7 +30,8 @@ def transformer_config(
     dropout: float = 0.1,
     **size,
 ) -> PegasusConfig:
-    """A `PegasusConfig` for our tokenizer.
+    """A `PegasusConfig` for our tokenizer (a `TransformerVariantConfig` where `size` sets a variant's
+    fields: transformer_variants.py).
 
     Args:
         vocab_size: tokenizer vocabulary size (source and target share it).
@@ -37,9 +40,10 @@ def transformer_config(
         max_position: longest sequence the sinusoidal table covers.
         dropout: dropout on residual branches; attention/activation dropout 0.
         **size: d_model, encoder/decoder_layers, attention heads, ffn dims
-            (see `sizes.SIZES`).
+            (see `sizes.SIZES`), and a variant's fields.
     """
-    return PegasusConfig(
+    config_class = TransformerVariantConfig if variant_fields(size) else PegasusConfig
+    return config_class(
         vocab_size=vocab_size,
         pad_token_id=pad_token_id,
         bos_token_id=bos_token_id,
@@ -59,5 +63,6 @@ def transformer_config(
 
 
 def build_transformer(config: PegasusConfig) -> PreTrainedModel:
-    """Build the model from its config: random weights, stock class (PegasusForConditionalGeneration)."""
+    """Build the model from its config: random weights, stock class (PegasusForConditionalGeneration), or a
+    variant's class for a `TransformerVariantConfig`."""
     return AutoModelForSeq2SeqLM.from_config(config)

@@ -7,8 +7,10 @@ import pytest
 from lineage.errors import ConfigError
 from lineage.models.architectures import LABELS
 from lineage.report.tables import tokens_text
-from lineage.study.grid import StudyConfig, planned_cells, settings_of
+from lineage.study.components import COMPONENTS
+from lineage.study.grid import StudyConfig, cell_dir, planned_cells, settings_of
 from lineage.study.presets import study_preset
+from lineage.training.config import milestone_tokens
 from lineage.study.runner import QUESTIONS, study
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -88,6 +90,32 @@ def test_every_budget_section_comes_from_the_cells_milestones(tiny_study):
     assert (kept / "milestone.json").exists() and not (kept / "model").exists() and not (kept / "best").exists()
 
 
+def test_components_section_ranks_the_variants_against_the_stock_transformer(tiny_study):
+    """The components cells train at the question's own budget; the section's scores are theirs, its costs are
+    the stock model's score minus each variant's, and its verdict ranks them and judges the claim per budget."""
+    config, _ = tiny_study
+    run = config.run_dir
+    section = json.loads((run / "study.json").read_text())["sections"]["components"]
+    spec = settings_of(config)["components"]
+    assert section["plots"] == ["study-components.png"]
+    for (task_id, own), (task, entry) in zip(spec["tasks"].items(), section["numbers"]["tasks"].items()):
+        assert list(entry["variants"]) == ["stock", *own["variants"]]
+        assert entry["budgets"] == milestone_tokens(own["milestones"])
+        for variant, scores in entry["variants"].items():
+            row = "transformer" + ("" if variant == "stock" else f"-{variant}")
+            rows = [json.loads((run / task / f"{row}-nall-s{seed}-components" / "row.json").read_text())
+                    for seed in spec["seeds"]]
+            assert scores["values"] == [r["test"][entry["metric"]] for r in rows]
+            assert all(r["training"]["target_tokens"] >= own["budget_target_tokens"] for r in rows)
+            assert entry["labels"][variant] == rows[0]["label"]
+        stock = entry["variants"]["stock"]["mean"]
+        worst = max(own["variants"], key=lambda v: stock - entry["variants"][v]["mean"])
+        assert f"{task}, {tokens_text(own['budget_target_tokens'])} target tokens: the stock Transformer" in section["verdict"]
+        assert f"  - {COMPONENTS[worst]}: {stock - entry['variants'][worst]['mean']:+.2f}" in section["verdict"]
+    assert "Transformer (LSTM in place of encoder self-attention)" in (run / "study.md").read_text()
+    assert '"Replacing self-attention with an LSTM costs little"' in section["verdict"]
+
+
 def test_cells_made_with_other_settings_are_not_reused(tiny_study, monkeypatch):
     """A changed preset budget reused every finished cell under the old budget. (A larger one now continues
     each cell's run, as compare does; a smaller one cannot be had from them.)"""
@@ -101,13 +129,12 @@ def test_cells_made_with_other_settings_are_not_reused(tiny_study, monkeypatch):
 
 def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkeypatch):
     config, _ = tiny_study
-    run = config.run_dir
-    cells = planned_cells(settings_of(config))
+    settings = settings_of(config)
+    cells = planned_cells(settings)
     unfinished = cells[-2:]
     for cell in unfinished:
-        (run / "multi30k-de-en" / cell.row / "row.json").unlink()
-    kept = {cell: (run / "multi30k-de-en" / cell.row / "row.json").stat().st_mtime_ns
-            for cell in cells[:-2] if cell.task == "multi30k"}
+        (cell_dir(config, settings, cell) / "row.json").unlink()
+    kept = {cell: (cell_dir(config, settings, cell) / "row.json").stat().st_mtime_ns for cell in cells[:-2]}
     trained = []
     real_train = lineage.comparison.running.train
 
@@ -126,7 +153,7 @@ def test_an_interrupted_study_resumes_with_its_finished_cells(tiny_study, monkey
     monkeypatch.setattr(lineage.comparison.running, "train", lambda c: trained.append(c.output_dir) or real_train(c))
     document = study(config)
     assert [t.split("/")[-1] for t in trained] == [unfinished[1].row]  # only the cell that never finished
-    assert all((run / "multi30k-de-en" / c.row / "row.json").stat().st_mtime_ns == t for c, t in kept.items())
+    assert all((cell_dir(config, settings, c) / "row.json").stat().st_mtime_ns == t for c, t in kept.items())
     # The invocations are all recorded, the interrupted one with the cell it finished.
     assert [i["cells_trained"] for i in document["invocations"]] == [len(cells), 1, 1]
     assert document["wall_seconds"] == pytest.approx(sum(i["seconds"] for i in document["invocations"]))

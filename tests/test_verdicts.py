@@ -149,3 +149,40 @@ def test_senses_and_attention_verdicts_follow_the_numbers():
     assert "Sharpest: LSTM" in text and "LSTM: mean peak weight 0.70, 80%" in text
     maps["models"]["Transformer"]["sharpness"] = 0.9
     assert "Sharpest: Transformer" in QUESTIONS["attention"].verdict(maps)
+
+
+def components(rnn_encoder_early: float) -> dict:
+    """Stock 30/31 BLEU at 2M; the LSTM encoder costs `30 - rnn_encoder_early` at 250k and 0.2 at 2M; no residual
+    connections: a model that never learned."""
+    by_seeds = {"stock": ([15.0, 15.4], [30.0, 31.0]), "rnn-encoder": ([rnn_encoder_early, rnn_encoder_early + 0.4], [29.8, 30.8]),
+                "no-ffn": ([13.0, 13.4], [27.0, 28.0]), "no-residual": ([2.0, 2.2], [3.0, 3.4])}
+    labels = {"stock": "Transformer", "rnn-encoder": "Transformer (LSTM in place of encoder self-attention)",
+              "no-ffn": "Transformer (no feed-forward blocks)", "no-residual": "Transformer (no residual connections)"}
+    return {"tasks": {"m30k": {
+        "metric": "bleu", "metric_label": "BLEU", "budget_target_tokens": 2_000_000, "budgets": [250_000, 2_000_000],
+        "variants": {name: summary(last) for name, (_, last) in by_seeds.items()},
+        "by_budget": {name: [summary(first), summary(last)] for name, (first, last) in by_seeds.items()},
+        "labels": labels, "parameters": dict.fromkeys(labels, 1000),
+        "unlearned": {name: ({0: ["BLEU 3.0 < 15"], 1: ["BLEU 3.4 < 15"]} if name == "no-residual" else {})
+                      for name in labels},
+    }}}
+
+
+def test_components_verdict_ranks_the_costs_and_says_where_the_claim_holds():
+    text = QUESTIONS["components"].verdict(components(rnn_encoder_early=15.0))
+    ranking = [line.split(":")[0].strip(" -") for line in text.splitlines() if line.startswith("  - ") and "BLEU (" in line]
+    assert ranking == ["residual connections", "feed-forward blocks", "encoder self-attention (an LSTM instead)"]
+    assert "  - residual connections: +27.30 BLEU (3.2 ± 0.3 (2 seeds); high confidence" in text
+    assert "Transformer (no residual connections) did not learn the task with seed(s) 0 (BLEU 3.0 < 15); 1" in text
+    assert "costs little\" (no replacement costs more than seed noise): holds at 250k, 2M target tokens." in text
+    assert "The whole claim holds at 250k, 2M target tokens." in text
+    # The LSTM encoder far behind at 250k: the claim holds only at the larger budget.
+    text = QUESTIONS["components"].verdict(components(rnn_encoder_early=9.0))
+    assert "costs little\" (no replacement costs more than seed noise): holds at 2M target tokens, not at 250k." in text
+    assert "matter more\" (each costs more than every replacement): holds at 2M target tokens, not at 250k." in text
+    assert "did not learn the task with every seed" not in text
+    unlearned_stock = components(rnn_encoder_early=9.0)
+    unlearned_stock["tasks"]["m30k"]["unlearned"]["stock"] = {1: ["BLEU 9.0 < 15"]}
+    assert "The stock Transformer did not learn the task with every seed" in QUESTIONS["components"].verdict(unlearned_stock)
+    table = "\n".join(QUESTIONS["components"].table(components(rnn_encoder_early=9.0)))
+    assert "| m30k | Transformer (no feed-forward blocks) | 1,000 | 27.50 | 0.71 | 27.00, 28.00 | +3.00 |" in table

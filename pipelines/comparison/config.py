@@ -13,6 +13,7 @@ from ..configs import field_like
 from ..data.tasks import TASK_SETTINGS, get_task
 from ..errors import ConfigError
 from ..models.architectures import ARCHS, GENERATIONS, RECURRENT
+from ..models.transformer_variants import VARIANTS as TRANSFORMER_VARIANTS
 from ..training.config import TrainConfig
 from .presets import FORMER_NAMES, PRESET_ONLY, compare_preset
 
@@ -24,6 +25,9 @@ VARIANTS = {
     "word2vec-frozen": dict(embeddings="word2vec-frozen"),
     "no-attention": dict(attention="none"),
     "pointer-generator": dict(copy_attention=True, coverage=True),
+    # The stock Transformer with one change (models/transformer_variants.py): transformer-one-head, -no-ffn,
+    # -no-residual, -rnn-encoder (LSTM for encoder self-attention), -rnn-decoder (for decoder self-attention).
+    **{name: dict(transformer_variant=name) for name in TRANSFORMER_VARIANTS},
 }
 # The rows a task trains when nothing names its rows (--rows, --archs, --variants, the preset), by task kind,
 # each with the reason it is there: the printed plan and the report show it. The figures are test scores of
@@ -45,8 +49,9 @@ DEFAULT_ROWS = {
                        "1.2M summary tokens, not at 600k), so it shows what the budget buys",
     },
 }
-# Variants that only apply to the recurrent models.
+# Variants that only apply to the recurrent models, and those that only apply to the Transformer.
 RECURRENT_ONLY = ("no-attention", "pointer-generator")
+TRANSFORMER_ONLY = tuple(TRANSFORMER_VARIANTS)
 # The settings that choose the rows, and the budget: a preset's per-task value yields to an explicit one.
 ROW_FIELDS = ("archs", "variants", "rows")
 BUDGET_FIELDS = ("budget_minutes", "budget_target_tokens")
@@ -71,6 +76,8 @@ def named_row(name: str) -> tuple[str, str, dict]:
         raise ConfigError(f"row {name!r}: unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
     if variant in RECURRENT_ONLY and arch not in RECURRENT:
         raise ConfigError(f"row {name!r}: {variant} applies to the recurrent models only")
+    if variant in TRANSFORMER_ONLY and arch != "transformer":
+        raise ConfigError(f"row {name!r}: {variant} is a variant of the Transformer only")
     return name, arch, VARIANTS.get(variant, {})
 
 
@@ -84,8 +91,9 @@ class CompareConfig:
         "help": "comma-separated tasks: named ones (multi30k, dialogsum, samsum), Hub dataset ids or local folders"})
     archs: str | None = field(default=None, metadata={"help": "comma-separated architectures (default: rnn,lstm,transformer)"})
     variants: str | None = field(default=None, metadata={
-        "help": "extra rows: word2vec, word2vec-frozen, no-attention, pointer-generator; "
-                "NAME:ARCH+ARCH limits one to some architectures (pointer-generator:lstm)"})
+        "help": "extra rows: word2vec, word2vec-frozen, no-attention, pointer-generator; of the Transformer only: "
+                f"{', '.join(TRANSFORMER_VARIANTS)}; NAME:ARCH+ARCH limits one to some architectures "
+                "(pointer-generator:lstm)"})
     rows: str | None = field(default=None, metadata={
         "help": "the rows to train, instead of --archs and --variants: ARCH or ARCH-VARIANT, "
                 "e.g. lstm-pointer-generator,transformer"})
@@ -215,6 +223,8 @@ class CompareConfig:
                     raise ConfigError(f"variant {item!r} names architecture {arch!r}, which --archs does not list")
                 if variant in RECURRENT_ONLY and arch not in RECURRENT:
                     continue  # the Transformer stays a stock config: attention is what it is made of, and it does not copy
+                if variant in TRANSFORMER_ONLY and arch != "transformer":
+                    continue
                 rows.append((f"{arch}-{variant}", arch, VARIANTS[variant]))
         return rows
 

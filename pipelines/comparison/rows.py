@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..data.tasks import TASK_SETTINGS, TaskSpec, get_task
 from ..models.architectures import LABELS, RECURRENT
+from ..models.transformer_variants import describe_variant
 from ..training.config import TrainConfig
 from ..training.runs import run_settings
 from .config import TRAINING_FIELDS, CompareConfig
@@ -91,7 +92,7 @@ def plan_rows(by_task: dict[str, CompareConfig]) -> list[PlannedRow]:
 
 def row_label(arch: str, model_config: dict, embeddings: str) -> str:
     """A readable name: "LSTM + luong-general attention", "RNN + scaled luong-general attention + embedding
-    residual", "RNN (no attention), word2vec embeddings"."""
+    residual", "RNN (no attention), word2vec embeddings", "Transformer (no feed-forward blocks)"."""
     label = LABELS[arch]
     if arch in RECURRENT:
         attention = model_config.get("attention", "none")
@@ -102,6 +103,8 @@ def row_label(arch: str, model_config: dict, embeddings: str) -> str:
         copying = [name for name in ("copy_attention", "coverage") if model_config.get(name)]
         if copying:
             label += " + " + " and ".join({"copy_attention": "copy", "coverage": "coverage"}[n] for n in copying)
+    elif changes := describe_variant(model_config):
+        label += f" ({', '.join(changes)})"
     if embeddings != "random":
         label += f", {embeddings} embeddings"
     return label

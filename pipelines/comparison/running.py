@@ -52,6 +52,7 @@ MODEL_CONFIG_KEYS = (
     "attention", "scaled_attention", "source_embedding_residual", "input_feeding", "copy_attention", "coverage",
     "coverage_loss_weight", "cell", "d_model", "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
     "decoder_ffn_dim", "max_position", "max_position_embeddings", "tie_word_embeddings",
+    "encoder_self_attention", "decoder_self_attention", "feed_forward", "residual",
 )
 
 

@@ -1,6 +1,7 @@
 """What a model card says about a model's architecture: its recurrent unit, attention, layers and embeddings."""
 
 from ..models.architectures import RECURRENT
+from ..models.transformer_variants import describe_variant
 
 ATTENTION = {
     "none": ("no attention: the decoder sees the source only through the encoder's final state "
@@ -71,10 +72,7 @@ def architecture_lines(arch: str, config: dict, attention_text: str) -> list[str
         lines.append(f"Attention: {attention_text}.")
         embedding_size = get("embedding_size")
     else:
-        lines.append(
-            "A stock transformers `PegasusForConditionalGeneration` built from a `PegasusConfig`: the \"Attention "
-            "Is All You Need\" encoder-decoder in its pre-norm form (sinusoidal positions); it loads without custom code."
-        )
+        lines.append(transformer_summary(config))
         if get("encoder_layers") is not None and get("decoder_layers") is not None:
             lines.append(f"Layers: {get('encoder_layers')} encoder, {get('decoder_layers')} decoder.")
         sizes = [
@@ -97,6 +95,18 @@ def architecture_lines(arch: str, config: dict, attention_text: str) -> list[str
         embedding += " and tied to the output layer"
     lines.append(embedding + ".")
     return lines
+
+
+def transformer_summary(config: dict) -> str:
+    """The card's first line on a Transformer: the stock model, or the stock model with a variant's change."""
+    stock = ("the \"Attention Is All You Need\" encoder-decoder in its pre-norm form (sinusoidal positions)")
+    changes = describe_variant(config)
+    if not changes:
+        return (f"A stock transformers `PegasusForConditionalGeneration` built from a `PegasusConfig`: {stock}; "
+                "it loads without custom code.")
+    code = ("It loads without custom code." if config.get("model_type") == "pegasus"
+            else "The change is custom code (`transformer_variants.py`).")
+    return f"The stock Transformer (a transformers `PegasusForConditionalGeneration`: {stock}) with {'; '.join(changes)}. {code}"
 
 
 def _layers(count) -> str:

@@ -25,6 +25,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from ..data.tasks import SCORES, TaskSpec, metric_modules, named_task_of, score_name
 from ..files import write_text
 from ..models.architectures import RECURRENT
+from ..models.transformer_variants import TransformerVariantConfig
 from ..report.results import Results, Row, TaskEntry, TaskSummary
 from ..report.tables import budget_text, comparison_table
 from .architecture_text import EMBEDDINGS, architecture_lines, attention_description, integer_text
@@ -254,10 +255,11 @@ def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
         tags.append(config["cell"])
     if entry.embeddings.startswith("word2vec"):
         tags.append("word2vec")
-    if recurrent:
+    code_files = custom_code_files(arch, config)
+    if code_files:
         tags.append("custom_code")
     return dict(
-        label=entry.label or model_key, arch=arch, recurrent=recurrent, tags=tags,
+        label=entry.label or model_key, arch=arch, tags=tags, code_files=code_files,
         architecture_lines=architecture_lines(arch, config, attention_text),
         config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
         parameters=_maybe(integer_text, entry.parameters), parameters_short=_maybe(_short, entry.parameters),
@@ -266,6 +268,15 @@ def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
         train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
         tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")), seed=training.get("seed"),
     )
+
+
+def custom_code_files(arch: str, config: dict) -> str:
+    """The model's own code files that travel with it, as the card names them ("" for the stock Transformer)."""
+    if arch in RECURRENT:
+        return "`modeling_recurrent.py`, `configuration_recurrent.py`"
+    if config.get("model_type") == TransformerVariantConfig.model_type:
+        return "`transformer_variants.py`"
+    return ""
 
 
 def _test_context(test: dict, task: TaskSummary) -> dict:

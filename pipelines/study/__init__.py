@@ -12,6 +12,8 @@ its numbers from the cells, the speed measurement and probes of trained models:
     5 word2vec     random vs word2vec vs frozen word2vec embeddings, small and full data
     6 senses       word2vec's one vector vs the encoders' states for ambiguous words
     7 attention    cross-attention maps on one example
+    8 components   the stock Transformer against its variants (LSTM for self-attention, one head, no
+                   feed-forward blocks, no residual connections), at a budget of its own
 
 Budgets are counted in target tokens, so a cell's result does not depend on
 how busy the machine was. Layout of `runs/<name>/`: the compare layout
@@ -23,7 +25,7 @@ retrained: `comparison.reuse.claim_rows`); an interrupted cell continues from it
 checkpoint; checkpoints of finished cells are deleted (the best model stays).
 
 The package has one module per question (its numbers, plot, table and
-verdict together: quality.py ... attention.py), the grid of cells
+verdict together: quality.py ... components.py), the grid of cells
 (grid.py), the statistics the verdicts rest on (stats.py) and the runner
 (runner.py). This file imports none of them, so that the statistics load
 without compare, torch and accelerate.

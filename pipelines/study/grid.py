@@ -50,11 +50,15 @@ class Cell:
     variant: str = ""  # "" or a comparison.config.VARIANTS key
     samples: int | None = None  # training pairs (None: the whole training split)
     seed: int = 0
+    # A question with a budget of its own (its budget, milestones and evaluation interval per task:
+    # `budget_spec`), e.g. "components"; "": the task's budget, shared by the other questions.
+    question: str = ""
 
     @property
     def row(self) -> str:
         variant = f"-{self.variant}" if self.variant else ""
-        return f"{self.arch}{variant}-n{self.samples or 'all'}-s{self.seed}"
+        question = f"-{self.question}" if self.question else ""
+        return f"{self.arch}{variant}-n{self.samples or 'all'}-s{self.seed}{question}"
 
 
 def settings_of(config: StudyConfig) -> dict:
@@ -86,16 +90,32 @@ def planned_cells(settings: dict) -> list[Cell]:
               for n in spec["data_sizes"] for arch in GENERATIONS for seed in sweep]
     cells += [Cell(translation, arch, variant, samples=n, seed=seed) for n in settings["word2vec_sizes"]
               for variant in ("word2vec", "word2vec-frozen") for arch in GENERATIONS for seed in sweep]
+    cells += [cell for task, spec in settings["components"]["tasks"].items()
+              for cell in component_cells(settings, task, spec["variants"])]
     return list(dict.fromkeys(cells))
 
 
+def component_cells(settings: dict, task_id: str, variants: tuple[str, ...]) -> list[Cell]:
+    """The components question's cells of a task: the stock Transformer and `variants` of it (transformer
+    variants of comparison.config.VARIANTS), each with every seed, at the question's own budget."""
+    return [Cell(task_id, "transformer", variant, seed=seed, question="components")
+            for variant in ("", *variants) for seed in settings["components"]["seeds"]]
+
+
+def budget_spec(settings: dict, task_id: str, question: str = "") -> dict:
+    """The budget (target tokens), milestones and evaluation interval of a task's cells: the task's own, or
+    those `question` sets for it."""
+    return settings[question]["tasks"][task_id] if question else settings["tasks"][task_id]
+
+
 def compare_config(config: StudyConfig, settings: dict, cell: Cell) -> CompareConfig:
-    spec = settings["tasks"][cell.task]
+    spec, budget = settings["tasks"][cell.task], budget_spec(settings, cell.task, cell.question)
     return CompareConfig(
         name=config.run_dir.name, preset=settings["compare"], runs_dir=str(config.run_dir.parent), tasks=cell.task,
-        budget_target_tokens=spec["budget_target_tokens"], train_samples=cell.samples, test_samples=spec["test_samples"],
-        vocab_size=settings["vocab_size"], eval_samples=settings["eval_samples"], eval_every=spec["eval_every"],
-        batch_tokens=settings["batch_tokens"], seed=cell.seed, milestones=spec.get("milestones", ""),
+        budget_target_tokens=budget["budget_target_tokens"], train_samples=cell.samples,
+        test_samples=spec["test_samples"], vocab_size=settings["vocab_size"], eval_samples=settings["eval_samples"],
+        eval_every=budget["eval_every"], batch_tokens=settings["batch_tokens"], seed=cell.seed,
+        milestones=budget.get("milestones", ""),
     ).resolved()
 
 
@@ -151,17 +171,18 @@ class Grid:
     def scores(self, cells: list[Cell]) -> dict:
         return summary([self.entries[c].test[self.metric(c.task)] for c in cells])
 
-    def budgets(self, task_id: str) -> list[int]:
-        """The task's milestones (target tokens): the budgets its cells were also tested at."""
-        return milestone_tokens(self.settings["tasks"][task_id].get("milestones"))
+    def budgets(self, task_id: str, question: str = "") -> list[int]:
+        """The task's milestones (target tokens), or those `question` sets for it: the budgets its cells were
+        also tested at."""
+        return milestone_tokens(budget_spec(self.settings, task_id, question).get("milestones"))
 
     def scores_by_budget(self, cells: list[Cell]) -> list[dict | None]:
-        """Per milestone of the cells' task, the summary over the cells of their best model's test metric
-        there (None where a cell lacks that milestone)."""
+        """Per milestone of the cells' task (and question), the summary over the cells of their best model's
+        test metric there (None where a cell lacks that milestone)."""
         metric, task = self.metric(cells[0].task), cells[0].task
         found = [{m.milestone: m.best_test.get(metric) for m in self.entries[c].milestones} for c in cells]
         return [summary([f[b] for f in found]) if all(f.get(b) is not None for f in found) else None
-                for b in self.budgets(task)]
+                for b in self.budgets(task, cells[0].question)]
 
     def seeds(self, task_id: str, arch: str, variant: str = "", samples: int | None = None, sweep: bool = False) -> list[Cell]:
         seeds = self.settings["sweep_seeds" if sweep else "seeds"]

@@ -6,7 +6,8 @@
 
 Each cell of the study is one compare row of the `compare` preset (lineage.comparison.presets), trained with
 its training preset's settings plus `batch_tokens` and `patience`, and tested at the task's `milestones` too (a doubling series ending at its budget: every
-section says who leads at each budget); `speed` holds the speed measurement's settings
+section says who leads at each budget). `components` has a budget of its own per task (the stock Transformer and
+its `variants` on it, with its `seeds`); `speed` holds the speed measurement's settings
 (lineage.speed.SpeedConfig fields). The reasons behind the values: docs/presets.md.
 """
 
@@ -22,6 +23,11 @@ PRESETS = {
                               test_samples=6, data_sizes=()),
         },
         word2vec_sizes=(100, None),
+        components=dict(seeds=(0, 1), tasks={
+            "multi30k": dict(budget_target_tokens=3000, milestones="1.5k,3k", eval_every=10,
+                             variants=("rnn-encoder", "no-residual")),
+            "dialogsum": dict(budget_target_tokens=600, milestones="300,600", eval_every=10, variants=("rnn-decoder",)),
+        }),
         speed=dict(sizes=("tiny",), lengths=(8, 16), models=("rnn-luong-general", "lstm-luong-general", "transformer"),
                    parts=("training", "decoding"), steps=1, min_steps=1, warmup_steps=0, beams=2, decode_batch=4,
                    decode_repeats=1, time_budget=0),
@@ -38,6 +44,14 @@ PRESETS = {
                               eval_every=75, test_samples=200, data_sizes=(1000,)),
         },
         word2vec_sizes=(1000, None),
+        # The Transformer passes the LSTM on Multi30k between 1M and 2M target tokens (docs/budget-curves) and
+        # learns DialogSum from 1.2M summary tokens (docs/cpu-summarization): each variant gets that far. Two seeds.
+        components=dict(seeds=(0, 1), tasks={
+            "multi30k": dict(budget_target_tokens=2_000_000, milestones="250k,500k,1M,2M", eval_every=250,
+                             variants=("rnn-encoder", "rnn-decoder", "one-head", "no-ffn", "no-residual")),
+            "dialogsum": dict(budget_target_tokens=1_200_000, milestones="300k,600k,1.2M", eval_every=500,
+                              variants=("rnn-encoder",)),
+        }),
         speed=dict(lengths=(16, 32, 64, 128),
                    models=("rnn-luong-general", "rnn-none", "lstm-luong-general", "lstm-none", "transformer"),
                    parts=("training", "decoding"), beams=5, time_budget=150),
@@ -53,6 +67,12 @@ PRESETS = {
                               eval_every=500, test_samples=0, data_sizes=(1000, 3000)),
         },
         word2vec_sizes=(3000, None),
+        components=dict(seeds=(0, 1, 2), tasks={
+            task: dict(budget_target_tokens=budget, milestones=milestones, eval_every=500,
+                       variants=("rnn-encoder", "rnn-decoder", "one-head", "no-ffn", "no-residual"))
+            for task, budget, milestones in (("multi30k", 10_000_000, "1.25M,2.5M,5M,10M"),
+                                             ("dialogsum", 5_000_000, "625k,1.25M,2.5M,5M"))
+        }),
         speed=dict(sizes=("small", "base"), lengths=(16, 32, 64, 128, 256)),
     ),
 }

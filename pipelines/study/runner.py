@@ -16,7 +16,7 @@ from ..files import write_json, write_text
 from ..report.results import Row, SpeedResults
 from ..training.distributed import launch_state, on_main_process
 from ..training.locks import hold_folder, release_folder
-from . import attention, data_size, long_range, parallelism, quality, senses, word2vec
+from . import attention, components, data_size, long_range, parallelism, quality, senses, word2vec
 from .grid import Cell, Grid, StudyConfig, cell_row, model_size, planned_cells, run_cell, settings_of
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 # The questions in the order study.md answers them; each module has TITLE, QUESTION, numbers (or measure),
 # plot, table and verdict.
 QUESTIONS = {"quality": quality, "parallelism": parallelism, "long_range": long_range, "data_size": data_size,
-             "word2vec": word2vec, "senses": senses, "attention": attention}
+             "word2vec": word2vec, "senses": senses, "attention": attention, "components": components}
 
 
 def speed_results(config: StudyConfig, settings: dict) -> Path:

@@ -13,6 +13,7 @@ from ..data.tokenizer import SPECIAL_TOKENS
 from ..errors import ConfigError
 from ..models import model_config
 from ..models.architectures import RECURRENT
+from ..models.transformer_variants import VARIANTS as TRANSFORMER_VARIANTS
 from .distributed import DDP_TIMEOUT
 from .presets import preset
 from .runs import current_names
@@ -70,6 +71,9 @@ class TrainConfig:
         "help": "recurrent models: divide the Luong attention scores by sqrt(hidden_size)"})
     source_embedding_residual: bool | None = field(default=None, metadata={
         "help": "recurrent models: add each source embedding to the encoder output at its position (ConvS2S)"})
+    transformer_variant: str | None = field(default=None, metadata={
+        "help": "Transformer only: the stock model with one change, one-head | no-ffn | no-residual | rnn-encoder | "
+                "rnn-decoder (models/transformer_variants.py)"})
     dropout: float | None = field(default=None, metadata={"help": "dropout probability"})
     tokenizer: str | None = field(default=None, metadata={"help": "existing tokenizer folder (default: train one)"})
     vocab_size: int = field(default=8000, metadata={"help": "vocabulary size of a newly trained tokenizer"})
@@ -143,6 +147,12 @@ class TrainConfig:
             raise ConfigError("the plateau schedule checks the validation loss every --plateau_every steps: set it")
         if self.arch not in RECURRENT and (self.copy_attention or self.coverage):
             raise ConfigError("copy attention and coverage are options of the recurrent models; the Transformer is a stock config")
+        if self.transformer_variant is not None:
+            if self.arch != "transformer":
+                raise ConfigError(f"--transformer_variant changes the Transformer; --arch is {self.arch}")
+            if self.transformer_variant not in TRANSFORMER_VARIANTS:
+                raise ConfigError(f"unknown transformer_variant {self.transformer_variant!r}: choose one of "
+                                  f"{', '.join(TRANSFORMER_VARIANTS)}")
         if self.milestones is not None:
             if self.schedule == "linear":
                 raise ConfigError("--milestones: the linear schedule decays to zero at --max_steps, so a model kept "
@@ -165,6 +175,7 @@ class TrainConfig:
         overrides = {}
         if self.arch not in RECURRENT:
             overrides["dropout"] = self.dropout
+            overrides.update(TRANSFORMER_VARIANTS.get(self.transformer_variant, {}))
         else:
             overrides.update(embedding_dropout=self.dropout, hidden_dropout=self.dropout)
             if self.attention is not None:
