@@ -2,7 +2,7 @@
 # pinned torch first (so pip never pulls a multi-GB CUDA build by accident),
 # then the project, then runs.
 #   make demo   the comparison (lineage compare --preset demo)
-#   make study  the study of the seven questions (lineage study --preset cpu, about an hour on 2 cores)
+#   make study  the study of the eight questions (lineage study --preset cpu, about 4 hours on 2 cores, 3 of them the Transformer's components)
 #   make test   the test suite
 #   make bench  the speed benchmarks
 # GPU users: make demo TORCH_VERSION=2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
