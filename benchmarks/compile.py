@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -70,8 +71,11 @@ def counting_backend(backend: str, graphs: list):
 
 
 def graph_breaks() -> dict:
-    """Dynamo's graph-break reasons since its last reset, with counts."""
-    return dict(torch._dynamo.utils.counters["graph_break"])
+    """Dynamo's graph-break reasons (their first line) since its last reset, with counts."""
+    reasons = Counter()
+    for reason, count in torch._dynamo.utils.counters["graph_break"].items():
+        reasons[reason.split("\n")[0]] += count
+    return dict(reasons)
 
 
 def compare_fixed(name: str, size: str, length: int, batch_tokens: int, steps: int, rounds: int) -> dict:
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     torch._dynamo.config.recompile_limit = 1000  # count every recompile instead of falling back to eager
     document = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "method": __doc__.split("\n\n", 2)[2].replace("\n", " "),
+        "method": " ".join(__doc__.split("\n\n", 2)[2].split()),
         "environment": {**environment(torch.device("cpu")), "threads": torch.get_num_threads(),
                         "load_average_at_start": list(os.getloadavg())},
         "settings": {key: str(value) for key, value in vars(args).items()},

@@ -213,8 +213,8 @@ def run(trained_model: Path | None = None) -> dict:
     if trained_model:
         result["denormals"] = denormals(trained_model)
     result["not_measured"] = {
-        "torch.compile": "not tried: with length bucketing every batch has another shape, so compiled "
-                         "code would be recompiled or run with dynamic shapes; left for a GPU study",
+        "torch.compile": "measured by benchmarks/compile.py (benchmarks/README.md, \"torch.compile on the "
+                         "CPU\"): not adopted",
         "bf16 autocast": "GPU only (speed.py runs it there); no GPU was available for these figures",
     }
     result["total_seconds"] = time.perf_counter() - started

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     document = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "method": __doc__.split("\n\n", 2)[2].replace("\n", " "),
+        "method": " ".join(__doc__.split("\n\n", 2)[2].split()),
         "environment": {**environment(torch.device("cpu")), "threads": torch.get_num_threads(),
                         "load_average_at_start": list(os.getloadavg())},
         "settings": {key: str(value) for key, value in vars(args).items()},
