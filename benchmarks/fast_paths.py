@@ -47,6 +47,7 @@ import psutil
 import torch
 from lineage.configs import option
 from lineage.speed.config import build, synthetic_batches
+from lineage.speed.corpus import collated, multi30k_examples
 from lineage.speed.decoding import time_generate
 from lineage.speed.measure import environment
 from lineage.speed.training import isolation_context, measure_freed_memory, training_speed
@@ -54,11 +55,6 @@ from lineage.speed.training import isolation_context, measure_freed_memory, trai
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 CPU = torch.device("cpu")
-
-
-def collated(collate, sources: list, targets: list, batches: list, count: int) -> list[dict]:
-    """The first `count` batches of example indices as padded tensors."""
-    return [collate([{"input_ids": sources[i], "labels": targets[i]} for i in batch]) for batch in batches[:count]]
 
 
 def compared(with_value: float, without_value: float, unit: str, **setting) -> dict:
@@ -79,17 +75,8 @@ def fused_decoder(lengths=(32, 64), batch_tokens: int = 4096, steps: int = 4, si
 
 def length_bucketing(batch_tokens: int = 4096, steps: int = 12, size: str = "small", train_samples: int | None = None) -> dict:
     from lineage.data.batching import Seq2SeqCollator, TokenBatchSampler, padding_fraction
-    from lineage.data.encoding import tokenize_split
-    from lineage.data.loading import load_splits
-    from lineage.data.tasks import get_task
-    from lineage.data.tokenizer import train_tokenizer
 
-    task = get_task("multi30k")
-    train = load_splits(task, ("train",))["train"]
-    train = train.select(range(min(train_samples or len(train), len(train))))
-    tokenizer = train_tokenizer(list(train[task.source_column]) + list(train[task.target_column]), 4000)
-    data = tokenize_split(train, tokenizer, task)
-    sources, targets = list(data["input_ids"]), list(data["labels"])
+    tokenizer, sources, targets = multi30k_examples(4000, train_samples)
     source_lengths, target_lengths = [len(s) for s in sources], [len(t) for t in targets]
     model = build("lstm-luong-general", size, 128, vocab_size=len(tokenizer))
     collate = Seq2SeqCollator(tokenizer.pad_token_id, model.config.decoder_start_token_id)
@@ -226,8 +213,8 @@ def run(trained_model: Path | None = None) -> dict:
     if trained_model:
         result["denormals"] = denormals(trained_model)
     result["not_measured"] = {
-        "torch.compile": "not tried: with length bucketing every batch has another shape, so compiled "
-                         "code would be recompiled or run with dynamic shapes; left for a GPU study",
+        "torch.compile": "measured by benchmarks/compile.py (benchmarks/README.md, \"torch.compile on the "
+                         "CPU\"): not adopted",
         "bf16 autocast": "GPU only (speed.py runs it there); no GPU was available for these figures",
     }
     result["total_seconds"] = time.perf_counter() - started

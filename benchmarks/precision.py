@@ -25,33 +25,14 @@ import torch
 from lineage.configs import option
 from lineage.environment import cpu_supports_bf16, describe_machine
 from lineage.files import write_json
-from lineage.speed.config import LABEL_SMOOTHING, MAX_GRAD_NORM, build, synthetic_batches
+from lineage.speed.config import build, synthetic_batches
+from lineage.speed.training import timed_steps
 from lineage.training.cpu import configure_cpu
-from lineage.training.objective import loss_and_tokens
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MODELS = ("rnn-luong-general", "lstm-luong-general", "lstm-pointer-generator", "mingru-luong-general",
           "minlstm-luong-general", "transformer")
 PRECISIONS = ("fp32", "bf16")
-
-
-def training_step(model, batch: dict, optimizer, precision: str) -> None:
-    """The training loop's step (lineage.training.loop.forward_backward) with autocast on or off."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        loss, _ = loss_and_tokens(model, batch, LABEL_SMOOTHING)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-
-
-def timed_steps(model, batches: list[dict], optimizer, precision: str) -> list[float]:
-    seconds = []
-    for batch in batches:
-        start = time.perf_counter()
-        training_step(model, batch, optimizer, precision)
-        seconds.append(time.perf_counter() - start)
-    return seconds
 
 
 def compare_training(name: str, size: str, length: int, batch_tokens: int, steps: int, rounds: int) -> dict:
@@ -61,11 +42,11 @@ def compare_training(name: str, size: str, length: int, batch_tokens: int, steps
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-8)
     batches = synthetic_batches(model, length, batch_tokens, steps)
     for precision in PRECISIONS:  # warm-up: kernel selection and the allocator, both ways
-        timed_steps(model, batches[:1], optimizer, precision)
+        timed_steps(model, batches[:1], optimizer, bf16=precision == "bf16")
     seconds = {precision: [] for precision in PRECISIONS}
     for round_index in range(rounds):
         for precision in PRECISIONS[:: 1 if round_index % 2 == 0 else -1]:
-            seconds[precision] += timed_steps(model, batches, optimizer, precision)
+            seconds[precision] += timed_steps(model, batches, optimizer, bf16=precision == "bf16")
     tokens = int((batches[0]["labels"] != -100).sum())
     speed = {precision: tokens / statistics.median(values) for precision, values in seconds.items()}
     return {"model": name, "size": size, "length": length, "target_tokens_per_step": tokens,

@@ -205,3 +205,20 @@ def test_fast_paths_time_each_path_with_and_without_it():
     bucketing = fast_paths.length_bucketing(batch_tokens=512, steps=1, size="tiny", train_samples=2000)
     assert bucketing["with"]["padding_fraction"] < 0.15 < bucketing["without"]["padding_fraction"]
     assert bucketing["with"]["batches_per_epoch"] < bucketing["without"]["batches_per_epoch"]
+
+
+def test_profile_step_splits_the_step_into_phases_and_operators(tmp_path):
+    """benchmarks/profile_step.py at the tiny size: the four phases of the training step, operators by self time,
+    and the matrix products' share and speed against the ceiling."""
+    profile_step = isolated.load_by_path("lineage_profile_step_script", ROOT / "benchmarks" / "profile_step.py")
+    assert profile_step.main(["--models", "transformer,lstm-luong-general", "--size", "tiny", "--length", "8",
+                              "--batch_tokens", "64", "--warmup", "1", "--steps", "1", "--top", "5",
+                              "--output_dir", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*-profile.json")
+    document = json.loads(path.read_text())
+    for row in document["models"]:
+        assert set(row["phases"]) == set(profile_step.PHASES) and all(positive(ms) for ms in row["phases"].values())
+        self_times = [operator["self_ms_per_step"] for operator in row["operators"]]
+        assert len(self_times) == 5 and self_times == sorted(self_times, reverse=True)
+        assert 0 < row["matrix_products_share"] < 1 and positive(row["matrix_products_fraction_of_ceiling"])
+        assert row["fraction_of_ceiling"] == pytest.approx(row["achieved_gflops"] / document["ceiling"]["gflops_median"])

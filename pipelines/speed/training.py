@@ -9,8 +9,9 @@ import time
 import warnings
 
 import torch
+from torch.profiler import record_function
 
-from .config import LABEL_SMOOTHING, MAX_GRAD_NORM, autocast, build, log, random_batch, synchronize, synthetic_batches
+from .config import LABEL_SMOOTHING, MAX_GRAD_NORM, build, log, random_batch, synchronize, synthetic_batches
 from .flops import forward_flops
 
 _CONTEXT = None  # the forkserver of CPU training jobs, started on first use
@@ -114,15 +115,32 @@ def higher_ceiling(at_start: dict, after_training: dict) -> dict:
     return ceiling
 
 
-def training_step(model, batch: dict, optimizer, device: torch.device) -> None:
+def training_step(model, batch: dict, optimizer, bf16: bool = False) -> None:
+    """The training loop's step (lineage.training.loop.forward_backward): forward and loss (under bfloat16
+    autocast with `bf16`, as Accelerate runs `--mixed_precision bf16`), backward outside it, clipping, the
+    optimizer step and zero_grad. `model` may be a `torch.compile`d module. Each phase is a labelled range for
+    torch.profiler (benchmarks/profile_step.py)."""
     from ..training.objective import loss_and_tokens
 
-    with autocast(device):
+    with record_function("forward_and_loss"), torch.autocast(batch["input_ids"].device.type, dtype=torch.bfloat16, enabled=bf16):
         loss, _ = loss_and_tokens(model, batch, LABEL_SMOOTHING)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    with record_function("backward"):
+        loss.backward()
+    with record_function("clip_grad_norm"):
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+    with record_function("optimizer_step"):
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+def timed_steps(model, batches: list[dict], optimizer, bf16: bool = False) -> list[float]:
+    """Seconds of one `training_step` per batch (CPU: nothing to synchronise)."""
+    seconds = []
+    for batch in batches:
+        start = time.perf_counter()
+        training_step(model, batch, optimizer, bf16)
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def measure_training(job: dict) -> dict:
@@ -146,7 +164,7 @@ def measure_training(job: dict) -> dict:
     def timed_step() -> float:
         synchronize(device)
         start = time.perf_counter()
-        training_step(model, batch, optimizer, device)
+        training_step(model, batch, optimizer, bf16=device.type == "cuda")
         synchronize(device)
         return time.perf_counter() - start
 
@@ -264,12 +282,8 @@ def training_speed(model, batches: list[dict], warmup: int = 1) -> float:
     """Real (non-padding) target tokens per second over training steps on `batches` (after `warmup` untimed)."""
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    for batch in batches[:warmup]:
-        training_step(model, batch, optimizer, torch.device("cpu"))
-    start = time.perf_counter()
-    for batch in batches[warmup:]:
-        training_step(model, batch, optimizer, torch.device("cpu"))
-    seconds = time.perf_counter() - start
+    timed_steps(model, batches[:warmup], optimizer)
+    seconds = sum(timed_steps(model, batches[warmup:], optimizer))
     return sum(int((b["labels"] != -100).sum()) for b in batches[warmup:]) / seconds
 
 
