@@ -33,7 +33,6 @@ import socket
 import statistics
 import sys
 import tempfile
-import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
