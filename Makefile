@@ -33,9 +33,9 @@ demo: setup
 study: setup
 	$(VENV)/bin/lineage study --preset cpu $(ARGS)
 
-# One worker per core, a test file per worker (files share their fixtures); the slowest tests listed last.
+# One worker per core (at most 4: memory), a test file per worker (files share their fixtures); the slowest tests listed last.
 test: setup
-	$(VENV)/bin/python -m pytest --numprocesses auto --dist loadfile --durations 20 $(ARGS)
+	$(VENV)/bin/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadfile --durations 20 $(ARGS)
 
 # The same model folders under transformers 4.57 (built-in pipelines), in a second venv.
 compat: setup
