@@ -12,7 +12,7 @@ from lineage.comparison.config import CompareConfig, named_row
 from lineage.comparison.rows import row_label
 from lineage.errors import ConfigError
 from lineage.hub.architecture_text import architecture_lines
-from lineage.hub.cards import custom_code_files
+from lineage.hub.cards import custom_code_files, transformers_versions
 from lineage.models import build_model
 from lineage.models.transformer_variants import (
     VARIANTS,
@@ -233,3 +233,6 @@ def test_cards_say_what_a_variant_changes_and_whether_it_is_custom_code():
     assert architecture_lines("transformer", one_head, "attention")[0].endswith(
         "with one attention head. It loads without custom code.")
     assert custom_code_files("transformer", one_head) == ""
+    # Checked by hand: a variant folder fails to load under transformers 4.57 (PegasusEncoder.forward's arguments).
+    assert "does not load with transformers 4.x" in transformers_versions(no_ffn)
+    assert "4.x the built-in pipelines" in transformers_versions(one_head)

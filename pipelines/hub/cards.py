@@ -260,6 +260,7 @@ def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
         tags.append("custom_code")
     return dict(
         label=entry.label or model_key, arch=arch, tags=tags, code_files=code_files,
+        transformers_versions=transformers_versions(config),
         architecture_lines=architecture_lines(arch, config, attention_text),
         config_rows=[(_cell(key), _cell(_plain(value))) for key, value in config.items()],
         parameters=_maybe(integer_text, entry.parameters), parameters_short=_maybe(_short, entry.parameters),
@@ -268,6 +269,14 @@ def _model_context(entry: Row, model_key: str, task: TaskSummary) -> dict:
         train_time=_maybe(lambda seconds: _duration(seconds, detailed=True), training.get("train_seconds")),
         tokens_per_second=_maybe(_rate, training.get("target_tokens_per_second")), seed=training.get("seed"),
     )
+
+
+def transformers_versions(config: dict) -> str:
+    """Which transformers releases load the model, as the card says it."""
+    if config.get("model_type") == TransformerVariantConfig.model_type:
+        return ("this variant needs transformers 5: its layers follow transformers 5's Pegasus code, and it does not "
+                "load with transformers 4.x.")
+    return "with transformers 4.x the built-in pipelines are used."
 
 
 def custom_code_files(arch: str, config: dict) -> str:
