@@ -29,20 +29,18 @@ computes with.
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 from lineage.configs import option
-from lineage.files import write_json
 from lineage.speed.config import VOCAB_SIZE, Vocabulary, build, synthetic_batches
 from lineage.speed.corpus import collated, multi30k_examples
+from lineage.speed.documents import benchmark_document, benchmark_path, save_benchmark
 from lineage.speed.measure import environment
 from lineage.speed.training import timed_steps
 from lineage.training.cpu import configure_cpu
@@ -173,22 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="lineage-inductor-")
     torch._inductor.config.compile_threads = torch.get_num_threads()
     torch._dynamo.config.recompile_limit = 1000  # count every recompile instead of falling back to eager
-    document = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "method": " ".join(__doc__.split("\n\n", 2)[2].split()),
-        "environment": {**environment(torch.device("cpu")), "threads": torch.get_num_threads(),
-                        "load_average_at_start": list(os.getloadavg())},
-        "settings": {key: str(value) for key, value in vars(args).items()},
-        "fixed": [],
-        "bucketed": {},
-    }
-    path = args.output_dir / f"{socket.gethostname()}-{document['date']}-compile.json"
+    machine = {**environment(torch.device("cpu")), "threads": torch.get_num_threads()}
+    document = {**benchmark_document(__doc__.split("\n\n", 2)[2], args, machine), "fixed": [], "bucketed": {}}
+    path = benchmark_path(args.output_dir, document, "compile")
     models, parts = args.models.split(","), args.parts.split(",")
-
-    def save() -> None:  # after every row: a run cut short keeps what it measured
-        document["environment"]["load_average_at_end"] = list(os.getloadavg())
-        write_json(path, document)
-
     if "bucketed" in parts:
         batches, document["bucketed"]["shapes"] = multi30k_batches(VOCAB_SIZE, args.batch_tokens, args.bucketed_batches)
         print(f"shapes {document['bucketed']['shapes']}", flush=True)
@@ -199,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fixed    {name:24s} L={length:4d}  eager {row['tokens_per_second']['eager']:7.0f}  compiled "
                   f"{row['tokens_per_second']['compiled']:7.0f} tok/s  ratio {row['compiled_over_eager']:.2f}  "
                   f"compile {row['compile_seconds']:.0f} s  graphs {row['graphs_compiled']}", flush=True)
-            save()
+            save_benchmark(path, document)
         if "bucketed" in parts:
             row = {"model": name, "graphs": {str(dynamic): count_graphs(name, args.size, batches, dynamic)
                                              for dynamic in (False, None, True)}}
@@ -210,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'/'.join(str(g['total']) for g in row['graphs'].values())}  dynamic ratio "
                   f"{inductor['compiled_over_eager']:.2f}  compile {inductor['compile_seconds']:.0f} s  "
                   f"20-min run {inductor['twenty_minute_run']:.2f}", flush=True)
-            save()
+            save_benchmark(path, document)
     print(path)
     return 0
 

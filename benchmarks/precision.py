@@ -13,19 +13,16 @@ without them torch emulates bf16 and it is slower.
 """
 
 import argparse
-import os
-import socket
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from lineage.configs import option
 from lineage.environment import cpu_supports_bf16, describe_machine
-from lineage.files import write_json
 from lineage.speed.config import build, synthetic_batches
+from lineage.speed.documents import benchmark_document, benchmark_path, save_benchmark
 from lineage.speed.training import timed_steps
 from lineage.training.cpu import configure_cpu
 
@@ -81,25 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     option(parser, "--output_dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     args = parser.parse_args(argv)
     configure_cpu()
-    machine = describe_machine("cpu")
-    document = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "method": __doc__.split("\n\n")[1].replace("\n", " "),
-        "environment": {**machine, "cpu_bf16_instructions": cpu_supports_bf16(),
-                        "load_average_at_start": list(os.getloadavg())},
-        "settings": {key: str(value) for key, value in vars(args).items()},
-        "matmul": compare_matmul(),
-        "training": [],
-    }
-    path = args.output_dir / f"{socket.gethostname()}-{document['date']}-precision.json"
+    machine = {**describe_machine("cpu"), "cpu_bf16_instructions": cpu_supports_bf16()}
+    document = {**benchmark_document(__doc__.split("\n\n")[1], args, machine), "matmul": compare_matmul(), "training": []}
+    path = benchmark_path(args.output_dir, document, "precision")
     for length in map(int, args.lengths.split(",")):
         for name in args.models.split(","):
             row = compare_training(name, args.size, length, args.batch_tokens, args.steps, args.rounds)
             document["training"].append(row)
             print(f"{name:24s} L={length:4d}  fp32 {row['tokens_per_second']['fp32']:7.0f}  "
                   f"bf16 {row['tokens_per_second']['bf16']:7.0f} tok/s  ratio {row['bf16_over_fp32']:.2f}", flush=True)
-            document["environment"]["load_average_at_end"] = list(os.getloadavg())
-            write_json(path, document)  # after every row: a run cut short keeps what it measured
+            save_benchmark(path, document)
     print(path)
     return 0
 

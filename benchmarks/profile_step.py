@@ -19,18 +19,15 @@ before and after).
 """
 
 import argparse
-import os
-import socket
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from lineage.configs import option
-from lineage.files import write_json
 from lineage.speed.config import build, synthetic_batches
+from lineage.speed.documents import benchmark_document, benchmark_path, save_benchmark
 from lineage.speed.flops import training_flops_per_target_token
 from lineage.speed.measure import environment
 from lineage.speed.training import higher_ceiling, matmul_ceiling, timed_steps
@@ -106,13 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_cpu()
     started = time.perf_counter()
-    document = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "method": " ".join(__doc__.split("\n\n", 2)[2].split()),
-        "environment": {**environment(torch.device("cpu")), "threads": torch.get_num_threads(),
-                        "load_average_at_start": list(os.getloadavg())},
-        "settings": {key: str(value) for key, value in vars(args).items()},
-    }
+    document = benchmark_document(__doc__.split("\n\n", 2)[2], args,
+                                  {**environment(torch.device("cpu")), "threads": torch.get_num_threads()})
     ceiling_start = matmul_ceiling(torch.device("cpu"))
     rows = [profile_model(name, args.size, args.length, args.batch_tokens, args.warmup, args.steps, args.top)
             for name in args.models.split(",")]
@@ -121,10 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         add_fractions(row, document["ceiling"]["gflops_median"])
         print(table(row) + "\n", flush=True)
     document["models"] = rows
-    document["environment"]["load_average_at_end"] = list(os.getloadavg())
     document["total_seconds"] = time.perf_counter() - started
-    path = args.output_dir / f"{socket.gethostname()}-{document['date']}-profile.json"
-    write_json(path, document)
+    path = benchmark_path(args.output_dir, document, "profile")
+    save_benchmark(path, document)
     print(path)
     return 0
 
