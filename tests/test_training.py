@@ -259,18 +259,22 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
 
 
-def test_the_summarization_rnn_recipe_reaches_the_model_and_a_flag_overrides_it(tmp_path):
+def test_the_rnn_recipe_reaches_the_model_and_a_flag_or_another_attention_overrides_it(tmp_path):
     from lineage.models import model_config
 
     def rnn_config(task, **flags):
         config = TrainConfig(output_dir=str(tmp_path), arch="rnn", task=task, max_steps=1, **flags).resolved()
         return model_config("rnn", config.size, vocab_size=100, **config.model_overrides())
 
-    summarizer = rnn_config("dialogsum")
-    assert summarizer.scaled_attention and summarizer.source_embedding_residual
-    translator = rnn_config("multi30k")
-    assert not translator.scaled_attention and not translator.source_embedding_residual
-    assert not rnn_config("dialogsum", source_embedding_residual=False).source_embedding_residual
+    for task in ("dialogsum", "multi30k"):
+        recipe = rnn_config(task)
+        assert recipe.scaled_attention and recipe.source_embedding_residual
+    assert not rnn_config("multi30k", source_embedding_residual=False).source_embedding_residual
+    bahdanau = rnn_config("multi30k", attention="bahdanau")  # scaled scores are Luong's: it goes without them
+    assert (bahdanau.attention, bahdanau.scaled_attention, bahdanau.source_embedding_residual) == ("bahdanau", False, True)
+    assert rnn_config("multi30k", attention="none").attention == "none"
+    lstm = TrainConfig(output_dir=str(tmp_path), arch="lstm", task="multi30k", max_steps=1).resolved()
+    assert (lstm.scaled_attention, lstm.source_embedding_residual) == (None, None)
 
 
 @pytest.mark.parametrize("flag, value, message", [

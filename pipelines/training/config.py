@@ -122,7 +122,7 @@ class TrainConfig:
         values = current
         defaults = preset(values["preset"], self.arch, self.task_spec().kind)
         for name, value in defaults.items():
-            if values[name] is None:
+            if values[name] is None and not (name in LUONG_ONLY and not luong(values["attention"])):
                 values[name] = value
         values["milestones"] = values["milestones"] or None  # "" (none) where a compare preset would set some
         config = TrainConfig(**values)
@@ -187,6 +187,15 @@ class TrainConfig:
                 if getattr(self, name) is not None:
                     overrides[name] = getattr(self, name)
         return overrides
+
+
+# Preset settings that only Luong attention has: an attention the user names otherwise goes without them.
+LUONG_ONLY = ("scaled_attention",)
+
+
+def luong(attention: str | None) -> bool:
+    """Whether a recurrent model with `attention` (None: its size's default, Luong's) scores as Luong does."""
+    return attention is None or attention.startswith("luong")
 
 
 def milestone_tokens(text: str | None) -> list[int]:
