@@ -259,7 +259,7 @@ def test_config_from_yaml_file_and_preset_defaults(tmp_path):
         TrainConfig(output_dir=str(tmp_path), arch="gpt", max_steps=1).resolved()
 
 
-def test_the_rnn_recipe_reaches_the_model_and_a_flag_or_another_attention_overrides_it(tmp_path):
+def test_the_rnn_recipe_reaches_the_model_and_a_flag_or_an_attention_that_does_not_read_it_drops_it(tmp_path):
     from lineage.models import model_config
 
     def rnn_config(task, **flags):
@@ -272,7 +272,8 @@ def test_the_rnn_recipe_reaches_the_model_and_a_flag_or_another_attention_overri
     assert not rnn_config("multi30k", source_embedding_residual=False).source_embedding_residual
     bahdanau = rnn_config("multi30k", attention="bahdanau")  # scaled scores are Luong's: it goes without them
     assert (bahdanau.attention, bahdanau.scaled_attention, bahdanau.source_embedding_residual) == ("bahdanau", False, True)
-    assert rnn_config("multi30k", attention="none").attention == "none"
+    unread = rnn_config("multi30k", attention="none")  # nothing reads the encoder outputs
+    assert (unread.scaled_attention, unread.source_embedding_residual) == (False, False)
     lstm = TrainConfig(output_dir=str(tmp_path), arch="lstm", task="multi30k", max_steps=1).resolved()
     assert (lstm.scaled_attention, lstm.source_embedding_residual) == (None, None)
 

@@ -122,7 +122,7 @@ class TrainConfig:
         values = current
         defaults = preset(values["preset"], self.arch, self.task_spec().kind)
         for name, value in defaults.items():
-            if values[name] is None and not (name in LUONG_ONLY and not luong(values["attention"])):
+            if values[name] is None and reads(values["attention"], name):
                 values[name] = value
         values["milestones"] = values["milestones"] or None  # "" (none) where a compare preset would set some
         config = TrainConfig(**values)
@@ -189,13 +189,17 @@ class TrainConfig:
         return overrides
 
 
-# Preset settings that only Luong attention has: an attention the user names otherwise goes without them.
-LUONG_ONLY = ("scaled_attention",)
+# Preset settings that only some attentions read, with those attentions: a preset gives them to a model whose
+# attention (None: its size's default, Luong's) reads them; one the user names otherwise goes without them.
+READ_BY = {
+    "scaled_attention": ("luong-dot", "luong-general"),  # it scales Luong's scores
+    "source_embedding_residual": ("bahdanau", "luong-dot", "luong-general"),  # only attention reads the encoder outputs
+}
 
 
-def luong(attention: str | None) -> bool:
-    """Whether a recurrent model with `attention` (None: its size's default, Luong's) scores as Luong does."""
-    return attention is None or attention.startswith("luong")
+def reads(attention: str | None, setting: str) -> bool:
+    """Whether a recurrent model with `attention` reads preset `setting`."""
+    return setting not in READ_BY or attention is None or attention in READ_BY[setting]
 
 
 def milestone_tokens(text: str | None) -> list[int]:
