@@ -134,7 +134,8 @@ def test_seed_runs_are_checked_before_anything_trains(tiny_run, tmp_path, monkey
 def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path, monkeypatch):
     """--rows_from: a planned row that another run of the comparison finished with the same settings is
     taken from its results.json (scores, milestones, validation curve), the others train here; a row made
-    with other settings, or a folder without results, is refused before anything trains."""
+    with other settings, or a folder without results, is refused before anything trains, except that
+    --overwrite trains a row made with other settings here."""
     results, source = tiny_run
     task, trained, train = "multi30k-de-en", [], lineage.comparison.running.train
     monkeypatch.setattr(lineage.comparison.running, "train", lambda config: trained.append(Path(config.output_dir).name)
@@ -156,7 +157,8 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     base = dict(preset="test", runs_dir=str(tmp_path), rows="lstm")
     with pytest.raises(ConfigError, match=r"--rows_from: .*nowhere/results.json not found"):
         compare(CompareConfig(name="a", rows_from=str(tmp_path / "nowhere"), **base))
-    with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(.*vocab_size: 400 -> 300"):
+    with pytest.raises(ConfigError, match=r"multi30k-de-en/lstm was made with other settings \(.*vocab_size: 400 -> "
+                                          r"300\); --overwrite trains it here instead"):
         compare(CompareConfig(name="b", rows_from=str(source), vocab_size=300, **base))
     other = tmp_path / "other"  # the same run, but its rows made with another learning rate
     changed = json.loads((source / "results.json").read_text())
@@ -172,6 +174,16 @@ def test_rows_finished_by_another_run_are_reused_and_checked(tiny_run, tmp_path,
     monkeypatch.setattr(lineage.comparison.running, "train", train)
     compare(CompareConfig(name="d", rows_from=f"{other},{source}", **base))  # the first folder with the row as planned
     assert Results.load(tmp_path / "d" / "results.json").task(task).models["lstm"].trained_in == str(source)
+    # --overwrite: the rows held only with other settings train here, the others are still reused
+    trained.clear()
+    monkeypatch.setattr(lineage.comparison.running, "train", lambda config: trained.append(Path(config.output_dir).name)
+                        or train(config))
+    compare(CompareConfig(name="e", rows_from=f"{other},{tmp_path / 'merged'}", rows="lstm,rnn", preset="test",
+                          runs_dir=str(tmp_path), overwrite=True))  # what "c" refused
+    assert trained == ["rnn"]
+    models = Results.load(tmp_path / "e" / "results.json").task(task).models
+    assert models["lstm"].trained_in == str(source)
+    assert models["rnn"].trained_in is None and models["rnn"].settings["learning_rate"] == 0.003
 
 
 def test_rows_tested_with_other_decoding_settings_are_tested_again_without_training(tiny_run, tmp_path, monkeypatch,

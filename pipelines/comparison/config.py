@@ -124,7 +124,9 @@ class CompareConfig:
     seed_runs: str | None = field(default=None, metadata={
         "help": "comma-separated run folders of this comparison with other --seed values (any budget): their "
                 "milestone scores add the seeds' mean, spread and band to the budget table and curves"})
-    overwrite: bool = field(default=False, metadata={"help": "retrain rows made with other settings (deletes them)"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "retrain rows made with other settings (deletes them); a row --rows_from holds only with other "
+                "settings is trained here"})
     per_task: str | None = field(default=None, metadata={
         "help": "settings of single tasks, as JSON: '{\"samsum\": {\"budget_target_tokens\": 1800000}}'; "
                 "for that task they win over every other value"})

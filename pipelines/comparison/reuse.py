@@ -116,8 +116,9 @@ def import_rows(config: CompareConfig, rows: list[PlannedRow]) -> None:
     it with the planned settings (a reused row must be the row this run would train).
 
     Raises ConfigError, before anything trains, for a folder without results.json, or a planned row that
-    the folders hold only with other settings. The reused row keeps its scores, milestones and
-    validation curve; its model folder stays in the run that trained it (`trained_in`).
+    the folders hold only with other settings, unless --overwrite, which trains that row here (as it
+    retrains this run's own rows made with other settings). The reused row keeps its scores, milestones
+    and validation curve; its model folder stays in the run that trained it (`trained_in`).
     """
     others = other_runs("rows_from", config.rows_from, "give the folder of a finished comparison")
     taken = []
@@ -128,8 +129,10 @@ def import_rows(config: CompareConfig, rows: list[PlannedRow]) -> None:
         differ = [changes(settings_of(theirs), planned, setting_defaults(row.training)) for _, theirs in found]
         same = [entry for entry, changed in zip(found, differ) if not changed]
         if found and not same:
-            raise ConfigError(f"--rows_from: {found[0][0]}'s {row.key} was made with other settings "
-                              f"({describe(differ[0])})")
+            other = f"--rows_from: {found[0][0]}'s {row.key} was made with other settings ({describe(differ[0])})"
+            if not config.overwrite:
+                raise ConfigError(f"{other}; --overwrite trains it here instead")
+            logger.warning("%s: training it here", other)
         if same and not row.folder.exists():  # a row finished or begun here (or taken earlier) stays this run's own
             taken.append((row, *same[0]))
     for row, folder, theirs in taken:
