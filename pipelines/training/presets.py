@@ -21,7 +21,7 @@ RECURRENT_CPU = dict(
 # The plain RNN's states are wide and unbounded by gates, so its unscaled attention starts sharply peaked on
 # arbitrary positions and it learns to ignore its source: scaled scores and the source embeddings beside its
 # states let it read the source (chosen on Multi30k's and DialogSum's validation splits: docs/presets.md).
-RNN_CPU = dict(RECURRENT_CPU, scaled_attention=True, source_embedding_residual=True)
+RNN_READS_SOURCE = dict(scaled_attention=True, source_embedding_residual=True)
 # Inverse square root with a linear warmup (Vaswani et al. 2017); at CPU budgets the Transformer is bound by
 # its number of updates, hence small batches and a short warmup.
 TRANSFORMER_CPU = dict(
@@ -32,15 +32,14 @@ TEST = dict(size="tiny", batch_tokens=512, learning_rate=3e-3, schedule="constan
             eval_every=20, save_every=20)
 RECURRENT_GPU = dict(RECURRENT_CPU, size="base", batch_tokens=16384, dropout=0.3, plateau_every=1000,
                      eval_every=1000, save_every=1000)
-RNN_GPU = dict(RECURRENT_GPU, scaled_attention=True, source_embedding_residual=True)
 
 PRESETS = {
     "test": {"rnn": TEST, "lstm": TEST, "mingru": TEST, "minlstm": TEST, "transformer": TEST},
     # minGRU and minLSTM start from the LSTM's recipe (gated, like it).
-    "cpu": {"rnn": RNN_CPU, "lstm": RECURRENT_CPU, "mingru": RECURRENT_CPU, "minlstm": RECURRENT_CPU,
-            "transformer": TRANSFORMER_CPU},
+    "cpu": {"rnn": RECURRENT_CPU | RNN_READS_SOURCE, "lstm": RECURRENT_CPU, "mingru": RECURRENT_CPU,
+            "minlstm": RECURRENT_CPU, "transformer": TRANSFORMER_CPU},
     "gpu": {
-        "rnn": RNN_GPU,
+        "rnn": RECURRENT_GPU | RNN_READS_SOURCE,
         "lstm": RECURRENT_GPU,
         "mingru": RECURRENT_GPU,
         "minlstm": RECURRENT_GPU,
